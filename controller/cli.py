@@ -1,0 +1,106 @@
+"""`hallctl`: run the daemon, check a configuration, create API tokens.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from controller import __version__
+from controller.config import DEFAULT_CONFIG, ConfigError, HallConfig, load_config
+
+DEFAULT_DATA_DIR = Path("var")
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hallctl", description="hall-controller: 政务服务大厅控制器")
+    p.add_argument("--version", action="version", version=f"hallctl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the hall controller daemon")
+    run.add_argument("--config", type=Path, default=None, help="hall TOML (default: demo hall)")
+    run.add_argument("--data-dir", type=Path, default=None, help="state directory (default ./var)")
+    run.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:8080)")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    check = sub.add_parser("check-config", help="validate a hall configuration file")
+    check.add_argument("file", type=Path)
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token; printed once, stored hashed")
+    create.add_argument("--role", required=True, choices=["kiosk", "clerk", "supervisor", "admin"])
+    create.add_argument("--window", type=int, default=None, help="the clerk's window")
+    create.add_argument("--config", type=Path, default=None)
+    create.add_argument("--data-dir", type=Path, default=None)
+    return p
+
+
+def _load(path: Path | None) -> HallConfig:
+    return load_config(path or DEFAULT_CONFIG)
+
+
+def _data_dir(arg: Path | None, cfg: HallConfig) -> Path:
+    return arg or cfg.data_dir or DEFAULT_DATA_DIR
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file)
+    print(f"{args.file}: OK: hall {cfg.hall_id} ({cfg.hall_name}), "
+          f"{len(cfg.categories)} categories, {len(cfg.windows)} windows")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from controller.store.tokens import TokenError, create_token
+
+    cfg = _load(args.config)
+    try:
+        token_id, token = create_token(_data_dir(args.data_dir, cfg), args.role, args.window,
+                                       set(cfg.windows))
+    except TokenError as exc:
+        print(f"hallctl: {exc}", file=sys.stderr)
+        return 2
+    scope = f" for window {args.window}" if args.window is not None else ""
+    print(f"created {args.role} token {token_id}{scope}; it is shown only once:")
+    print(token)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from controller.daemon.lock import AlreadyRunning
+    from controller.daemon.logs import configure
+    from controller.daemon.run import serve
+    from controller.store.eventlog import StoreError
+    from controller.store.schema import SchemaError
+
+    cfg = _load(args.config)
+    configure(args.log_level)
+    listen = args.listen or cfg.listen or DEFAULT_LISTEN
+    try:
+        asyncio.run(serve(cfg, _data_dir(args.data_dir, cfg), listen))
+    except AlreadyRunning as exc:
+        print(f"hallctl: {exc}", file=sys.stderr)
+        return 1
+    except (StoreError, SchemaError, OSError) as exc:
+        print(f"hallctl: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "token":
+            return cmd_token_create(args)
+        return cmd_run(args)
+    except ConfigError as exc:
+        print(f"hallctl: configuration error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,268 @@
+"""Read a hall configuration from TOML and refuse anything doubtful.
+
+An installer editing a file at a hall needs the file and the exact key named on every
+mistake, unknown keys included (a misspelt key silently ignored is a hall that behaves
+differently from what its installer believes).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from controller.config.model import (
+    DISPATCH_RULES,
+    BusinessDay,
+    Category,
+    HallConfig,
+    Landing,
+    Post,
+    PriorityGroup,
+    QueueRules,
+    Window,
+)
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo-hall.toml"
+
+
+class ConfigError(Exception):
+    """A configuration mistake, carrying the file and the dotted key it concerns."""
+
+    def __init__(self, file: Path, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}")
+        self.file = file
+        self.key = key
+        self.message = message
+
+
+class _Reader:
+    """Pops keys off one TOML table, so that whatever is left over is an unknown key."""
+
+    def __init__(self, file: Path, path: str, table: Any) -> None:
+        self.file = file
+        self.path = path
+        if not isinstance(table, dict):
+            raise ConfigError(file, path or "(top level)", "must be a table")
+        self.table = dict(table)
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), message)
+
+    def _take(self, name: str, kinds: tuple[type, ...], kind_name: str, default: Any) -> Any:
+        if name not in self.table:
+            if default is _REQUIRED:
+                raise self.fail(name, "is required")
+            return default
+        value = self.table.pop(name)
+        # bool is an int in Python; a hall file saying `daily_quota = true` is a mistake.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(name, f"must be {kind_name}, not {value!r}")
+        if not isinstance(value, kinds):
+            raise self.fail(name, f"must be {kind_name}, not {value!r}")
+        return value
+
+    def str(self, name: str, default: Any = None) -> Any:
+        value = self._take(name, (str,), "a string", default)
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(name, "must not be empty")
+        return value
+
+    def int(self, name: str, default: Any = None, lo: int = 0, hi: int = 10**9) -> Any:
+        value = self._take(name, (int,), "an integer", default)
+        if isinstance(value, int) and not lo <= value <= hi:
+            raise self.fail(name, f"must be between {lo} and {hi}, not {value}")
+        return value
+
+    def number(self, name: str, default: Any = None) -> Any:
+        value = self._take(name, (int, float), "a number", default)
+        if value is not None and value <= 0:
+            raise self.fail(name, f"must be positive, not {value}")
+        return value
+
+    def bool(self, name: str, default: Any = None) -> Any:
+        return self._take(name, (bool,), "true or false", default)
+
+    def table_(self, name: str, default: Any = None) -> Any:
+        return self._take(name, (dict,), "a table", default)
+
+    def list_(self, name: str, default: Any = None) -> Any:
+        return self._take(name, (list,), "a list", default)
+
+    def clock(self, name: str, default: Any = None) -> time:
+        raw = self.str(name, default)
+        if isinstance(raw, time):
+            return raw
+        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", raw or "")
+        if not match:
+            raise self.fail(name, f"must be a local time HH:MM, not {raw!r}")
+        return time(int(match[1]), int(match[2]))
+
+    def done(self) -> None:
+        if self.table:
+            name = sorted(self.table)[0]
+            raise self.fail(name, "unknown key")
+
+
+_REQUIRED = object()
+
+
+def load_config(path: Path | str) -> HallConfig:
+    """Load and validate a hall file; raises ConfigError naming file and key."""
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, "(file)", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "(syntax)", str(exc)) from None
+    return parse_config(raw, file)
+
+
+def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
+    top = _Reader(file, "", raw)
+
+    hall = _Reader(file, "hall", top.table_("hall", _REQUIRED))
+    hall_id = hall.str("id", _REQUIRED)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", hall_id):
+        raise hall.fail("id", "must be 1-64 letters, digits, '_', '.' or '-'")
+    hall_name = hall.str("name", _REQUIRED)
+    data_dir = hall.str("data_dir", None)
+    listen = hall.str("listen", None)
+    if listen is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", listen):
+        raise hall.fail("listen", f"must be HOST:PORT, not {listen!r}")
+    hall.done()
+
+    day = _parse_day(_Reader(file, "business_day", top.table_("business_day", _REQUIRED)))
+    queue = _parse_queue(_Reader(file, "queue", top.table_("queue", {})))
+
+    categories: dict[str, Category] = {}
+    for i, item in enumerate(top.list_("categories", _REQUIRED)):
+        cat = _parse_category(_Reader(file, f"categories[{i}]", item))
+        if cat.prefix in categories:
+            raise ConfigError(file, f"categories[{i}].prefix", f"duplicate prefix {cat.prefix!r}")
+        categories[cat.prefix] = cat
+    if not categories:
+        raise top.fail("categories", "must name at least one category")
+
+    windows: dict[int, Window] = {}
+    for i, item in enumerate(top.list_("windows", _REQUIRED)):
+        win = _parse_window(_Reader(file, f"windows[{i}]", item), categories)
+        if win.number in windows:
+            raise ConfigError(file, f"windows[{i}].number", f"duplicate window {win.number}")
+        windows[win.number] = win
+    if not windows:
+        raise top.fail("windows", "must name at least one window")
+    for prefix in categories:
+        if not any(prefix in w.weights for w in windows.values()):
+            raise ConfigError(file, "windows", f"no window serves category {prefix!r}")
+
+    priorities: list[PriorityGroup] = []
+    for i, item in enumerate(top.list_("priority_groups", [])):
+        r = _Reader(file, f"priority_groups[{i}]", item)
+        name = r.str("name", _REQUIRED)
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+            raise r.fail("name", "must be lower-case letters, digits and '_'")
+        if any(p.name == name for p in priorities):
+            raise r.fail("name", f"duplicate priority group {name!r}")
+        priorities.append(PriorityGroup(name=name, label=r.str("label", name)))
+        r.done()
+    top.done()
+
+    return HallConfig(
+        source=file,
+        hall_id=hall_id,
+        hall_name=hall_name,
+        day=day,
+        categories=categories,
+        windows=windows,
+        priorities=tuple(priorities),
+        queue=queue,
+        data_dir=Path(data_dir) if data_dir else None,
+        listen=listen,
+    )
+
+
+def _parse_day(r: _Reader) -> BusinessDay:
+    tz_name = r.str("timezone", "Asia/Shanghai")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("timezone", f"unknown time zone {tz_name!r}") from None
+    opens = r.clock("opens", _REQUIRED)
+    closes = r.clock("closes", _REQUIRED)
+    if closes <= opens:
+        raise r.fail("closes", "must be later than opens")
+    resets = r.clock("numbering_resets", "03:00")
+    if opens <= resets < closes:
+        raise r.fail("numbering_resets", "must be outside opening hours")
+    enforce = r.bool("enforce_hours", True)
+    r.done()
+    return BusinessDay(tz, opens, closes, resets, enforce)
+
+
+def _parse_queue(r: _Reader) -> QueueRules:
+    recall_limit = r.int("recall_limit", 2, 0, 10)
+    suspend_return_min = r.int("suspend_return_min", 15, 1, 24 * 60)
+    dispatch = r.list_("dispatch", list(DISPATCH_RULES))
+    for rule in dispatch:
+        if rule not in DISPATCH_RULES:
+            raise r.fail("dispatch", f"unknown rule {rule!r}; known: {', '.join(DISPATCH_RULES)}")
+    if len(set(dispatch)) != len(dispatch):
+        raise r.fail("dispatch", "names a rule twice")
+    r.done()
+    return QueueRules(recall_limit, suspend_return_min, tuple(dispatch))
+
+
+def _parse_category(r: _Reader) -> Category:
+    prefix = r.str("prefix", _REQUIRED)
+    if not re.fullmatch(r"[A-Z]", prefix):
+        raise r.fail("prefix", f"must be one capital letter A-Z, not {prefix!r}")
+    landing = r.str("transfer_landing", "front")
+    try:
+        landing_ = Landing(landing)
+    except ValueError:
+        choices = ", ".join(x.value for x in Landing)
+        raise r.fail("transfer_landing", f"must be one of {choices}") from None
+    cat = Category(
+        prefix=prefix,
+        name=r.str("name", _REQUIRED),
+        daily_quota=r.int("daily_quota", 999, 1, 999),
+        service_level_min=r.int("service_level_min", 30, 1, 24 * 60),
+        transfer_landing=landing_,
+        per_person_daily_limit=r.int("per_person_daily_limit", 0, 0, 999),
+        default_service_min=float(r.number("default_service_min", 8.0)),
+    )
+    r.done()
+    return cat
+
+
+def _parse_window(r: _Reader, categories: dict[str, Category]) -> Window:
+    number = r.int("number", _REQUIRED, 1, 999)
+    post = r.str("post", "intake")
+    try:
+        post_ = Post(post)
+    except ValueError:
+        raise r.fail("post", f"must be one of {', '.join(p.value for p in Post)}") from None
+    name = r.str("name", f"{number}号窗口")
+    raw = r.table_("categories", _REQUIRED)
+    weights: dict[str, int] = {}
+    for prefix, weight in raw.items():
+        key = f"categories.{prefix}"
+        if prefix not in categories:
+            raise r.fail(key, f"unknown category {prefix!r}")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+            raise r.fail(key, f"weight must be an integer 1-100, not {weight!r}")
+        weights[prefix] = weight
+    if not weights:
+        raise r.fail("categories", "must name at least one category")
+    r.done()
+    return Window(number=number, name=name, post=post_, weights=weights)

@@ -1,0 +1,105 @@
+"""The hall configuration as plain, frozen data.
+
+Everything the pure core needs to decide a command lives here, so `decide` never reads a
+file or the clock. Built only by `controller.config.loader`, which validates every key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+class Landing(StrEnum):
+    """Where a transferred (or auto-returned) ticket lands in its new queue."""
+
+    FRONT = "front"
+    BY_ISSUE_TIME = "by_issue_time"
+    BACK = "back"
+
+
+class Post(StrEnum):
+    """The posts of section 5.2.1 of the standard that a window can hold."""
+
+    GUIDE = "guide"
+    CONSULT = "consult"
+    INTAKE = "intake"
+    CIRCULATION = "circulation"
+    PICKUP = "pickup"
+    ONLINE = "online"
+    SELF_SERVICE = "self_service"
+    COMPLAINT = "complaint"
+
+
+CHANNELS: tuple[str, ...] = ("kiosk", "idcard", "sms", "appointment", "web", "staff")
+DISPATCH_RULES: tuple[str, ...] = ("priority", "directed", "overdue", "ratio")
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    prefix: str
+    name: str
+    daily_quota: int
+    service_level_min: int
+    transfer_landing: Landing = Landing.FRONT
+    per_person_daily_limit: int = 0  # 0: no limit
+    default_service_min: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    number: int
+    name: str
+    post: Post
+    weights: dict[str, int]  # category prefix -> ratio weight, in configured order
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityGroup:
+    name: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessDay:
+    timezone: ZoneInfo
+    opens: time
+    closes: time
+    numbering_resets: time
+    enforce_hours: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRules:
+    recall_limit: int
+    suspend_return_min: int
+    dispatch: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HallConfig:
+    source: Path
+    hall_id: str
+    hall_name: str
+    day: BusinessDay
+    categories: dict[str, Category]  # by prefix, in configured order
+    windows: dict[int, Window]  # by number, in configured order
+    priorities: tuple[PriorityGroup, ...]  # rank order: first is served first
+    queue: QueueRules
+    data_dir: Path | None = None
+    listen: str | None = None
+
+    def priority_rank(self, name: str | None) -> int | None:
+        """Rank of a priority group (0 is served first); None for normal tickets."""
+        if name is None:
+            return None
+        for rank, group in enumerate(self.priorities):
+            if group.name == name:
+                return rank
+        return None
+
+    def windows_serving(self, prefix: str) -> list[int]:
+        return [w.number for w in self.windows.values() if prefix in w.weights]

@@ -1,0 +1,33 @@
+"""The hall's local calendar: business days and opening hours, from an epoch time.
+
+The core is handed `now` (epoch seconds) by the shell and never reads the clock itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from controller.config.model import BusinessDay
+
+
+def local(now: float, day: BusinessDay) -> datetime:
+    return datetime.fromtimestamp(now, day.timezone)
+
+
+def business_day(now: float, day: BusinessDay) -> str:
+    """The date whose numbering is in force: a day runs from one reset to the next."""
+    t = local(now, day)
+    shifted = t - timedelta(hours=day.numbering_resets.hour, minutes=day.numbering_resets.minute)
+    return shifted.date().isoformat()
+
+
+def within_hours(now: float, day: BusinessDay) -> bool:
+    t = local(now, day).time()
+    return day.opens <= t < day.closes
+
+
+def iso(at: float | None, day: BusinessDay) -> str | None:
+    """An instant as ISO 8601 in the hall's own zone, as people at the hall read it."""
+    if at is None:
+        return None
+    return local(at, day).isoformat(timespec="seconds")

@@ -1,0 +1,92 @@
+"""Commands: what people and devices ask the hall to do. Plain data, validated by `decide`.
+
+Identity never arrives here in clear: the shell hashes an ID or phone number with the
+hall's key before building `IssueTicket`, so nothing downstream can leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class IssueTicket:
+    ticket_id: str
+    category: str
+    channel: str
+    priority: str | None = None
+    identity_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallNext:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoShow:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    window: int
+    case_no: str | None = None
+    item_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    window: int
+    reason: str
+    to_category: str | None = None
+    to_window: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suspend:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    window: int
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWindow:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class PauseWindow:
+    window: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeWindow:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseWindow:
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passing: ends yesterday's queue and returns suspended tickets when due."""
+
+
+WindowCommand = (
+    CallNext | Recall | NoShow | Complete | Transfer | Suspend | CallBack
+    | OpenWindow | PauseWindow | ResumeWindow | CloseWindow
+)
+Command = IssueTicket | WindowCommand | Tick

@@ -1,0 +1,293 @@
+"""The hall's rules: a command and the current state in, events out.
+
+`decide` reads the state and returns the events a command causes, or raises `Refusal`.
+`execute` is what the single writer calls: it first lets time pass (yesterday's queue
+ends, suspended tickets come back), then decides the command, applying each event as it
+goes so the next decision sees it. No I/O and no clock: `now` is an argument.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from controller.config.model import CHANNELS, HallConfig
+from controller.core import commands as c
+from controller.core import events as ev
+from controller.core.clock import business_day, within_hours
+from controller.core.dispatch import choose
+from controller.core.errors import Refusal, invalid, not_found
+from controller.core.events import Event
+from controller.core.state import HallState, Ticket, TicketStatus, WindowStatus, apply
+
+MAX_CODE_LEN = 50  # case numbers and item codes: up to 50 characters upstream
+MAX_REASON_LEN = 200
+_CODE = re.compile(r"[0-9A-Za-z_.:/-]{1,50}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    events: list[Event]
+    refusal: Refusal | None = None
+
+
+def execute(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> Outcome:
+    """Decide and apply. Time-driven events are kept even when the command is refused."""
+    done = _apply_all(state, passage_of_time(state, cfg, now), now)
+    if isinstance(cmd, c.Tick):
+        return Outcome(done)
+    try:
+        events = decide(state, cfg, cmd, now)
+    except Refusal as refusal:
+        return Outcome(done, refusal)
+    return Outcome(done + _apply_all(state, events, now))
+
+
+def _apply_all(state: HallState, events: list[Event], now: float) -> list[Event]:
+    for e in events:
+        apply(state, e.type, e.data, now)
+    return events
+
+
+def passage_of_time(state: HallState, cfg: HallConfig, now: float) -> list[Event]:
+    today = business_day(now, cfg.day)
+    out: list[Event] = []
+    for queue in state.waiting.values():
+        for t in queue.values():
+            if t.business_day < today:
+                out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
+    for t in state.suspended.values():
+        if t.business_day < today:
+            out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
+        elif t.return_at is not None and t.return_at <= now:
+            out.append(Event(ev.TICKET_RETURNED, {
+                "ticket_id": t.id, "number": t.number, "reason": "suspension timed out",
+            }))
+    return out
+
+
+def decide(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> list[Event]:
+    if isinstance(cmd, c.IssueTicket):
+        return _issue(state, cfg, cmd, now)
+    if isinstance(cmd, c.Tick):
+        return passage_of_time(state, cfg, now)
+    if cmd.window not in cfg.windows:
+        raise not_found("window", f"no window {cmd.window} in this hall")
+    handler = _WINDOW_HANDLERS[type(cmd)]
+    return handler(state, cfg, cmd, now)
+
+
+def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float) -> list[Event]:
+    category = cfg.categories.get(cmd.category)
+    if category is None:
+        raise invalid("unknown_category", f"no business category {cmd.category!r}")
+    if cmd.channel not in CHANNELS:
+        raise invalid("unknown_channel", f"channel must be one of {', '.join(CHANNELS)}")
+    if cmd.priority is not None and cfg.priority_rank(cmd.priority) is None:
+        names = ", ".join(p.name for p in cfg.priorities) or "(none configured)"
+        raise invalid("unknown_priority", f"priority group must be one of {names}")
+    if cmd.ticket_id in state.tickets:
+        raise Refusal("duplicate_ticket_id", f"ticket id {cmd.ticket_id} exists already")
+    if cfg.day.enforce_hours and not within_hours(now, cfg.day):
+        raise Refusal(
+            "hall_closed",
+            f"tickets are issued from {cfg.day.opens:%H:%M} to {cfg.day.closes:%H:%M}",
+        )
+    day = business_day(now, cfg.day)
+    fresh_day = day != state.day
+    issued = 0 if fresh_day else state.issued_today.get(category.prefix, 0)
+    if issued >= category.daily_quota:
+        raise Refusal(
+            "quota_reached",
+            f"today's {category.daily_quota} tickets for {category.name} are all issued",
+        )
+    if cmd.identity_hash and category.per_person_daily_limit:
+        taken = 0 if fresh_day else state.person_today.get((cmd.identity_hash, category.prefix), 0)
+        if taken >= category.per_person_daily_limit:
+            raise Refusal(
+                "person_limit",
+                f"one person may take {category.per_person_daily_limit} tickets a day "
+                f"for {category.name}",
+            )
+    data: dict[str, object] = {
+        "ticket_id": cmd.ticket_id,
+        "number": f"{category.prefix}{issued + 1:03d}",
+        "category": category.prefix,
+        "channel": cmd.channel,
+        "business_day": day,
+        "seq_in_day": issued + 1,
+    }
+    if cmd.priority is not None:
+        data["priority"] = cmd.priority
+    if cmd.identity_hash is not None:
+        data["identity_hash"] = cmd.identity_hash
+    return [Event(ev.TICKET_ISSUED, data)]
+
+
+def _current(state: HallState, window: int) -> Ticket:
+    current = state.window(window).current
+    if current is None:
+        raise Refusal("no_current_ticket", f"window {window} is serving no ticket")
+    return state.tickets[current]
+
+
+def _require_open(state: HallState, window: int) -> None:
+    win = state.window(window)
+    if win.status is WindowStatus.PAUSED:
+        raise Refusal("window_paused", f"window {window} is paused ({win.pause_reason})")
+    if win.status is WindowStatus.CLOSED:
+        raise Refusal("window_closed", f"window {window} is closed; open it first")
+
+
+def _ticket_event(kind: str, t: Ticket, window: int, **extra: object) -> Event:
+    data: dict[str, object] = {"ticket_id": t.id, "number": t.number, "window": window}
+    data.update({k: v for k, v in extra.items() if v is not None})
+    return Event(kind, data)
+
+
+def _finish_current(state: HallState, window: int) -> list[Event]:
+    """A clerk's next call ends the service in progress, as at every counter."""
+    current = state.window(window).current
+    if current is None:
+        return []
+    return [_ticket_event(ev.TICKET_COMPLETED, state.tickets[current], window)]
+
+
+def _call_next(state: HallState, cfg: HallConfig, cmd: c.CallNext, now: float) -> list[Event]:
+    _require_open(state, cmd.window)
+    out = _finish_current(state, cmd.window)
+    choice = choose(state, cfg, cmd.window, now)
+    if choice is not None:
+        out.append(
+            _ticket_event(ev.TICKET_CALLED, choice.ticket, cmd.window, rule=choice.rule,
+                          category=choice.ticket.category, credits=choice.credits)
+        )
+    return out
+
+
+def _recall(state: HallState, cfg: HallConfig, cmd: c.Recall, now: float) -> list[Event]:
+    ticket = _current(state, cmd.window)
+    if ticket.recalls >= cfg.queue.recall_limit:
+        raise Refusal(
+            "recall_limit",
+            f"{ticket.number} was recalled {ticket.recalls} times; mark it a no-show",
+        )
+    return [_ticket_event(ev.TICKET_RECALLED, ticket, cmd.window, count=ticket.recalls + 1)]
+
+
+def _no_show(state: HallState, cfg: HallConfig, cmd: c.NoShow, now: float) -> list[Event]:
+    return [_ticket_event(ev.TICKET_NO_SHOW, _current(state, cmd.window), cmd.window)]
+
+
+def _check_code(name: str, value: str | None) -> None:
+    if value is not None and not _CODE.fullmatch(value):
+        raise invalid(
+            f"bad_{name}",
+            f"{name} must be 1-{MAX_CODE_LEN} letters, digits or _.:/-",
+        )
+
+
+def _complete(state: HallState, cfg: HallConfig, cmd: c.Complete, now: float) -> list[Event]:
+    _check_code("case_no", cmd.case_no)
+    _check_code("item_code", cmd.item_code)
+    ticket = _current(state, cmd.window)
+    return [_ticket_event(ev.TICKET_COMPLETED, ticket, cmd.window,
+                          case_no=cmd.case_no, item_code=cmd.item_code)]
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise invalid("reason_required", "give a reason")
+    if len(reason) > MAX_REASON_LEN:
+        raise invalid("reason_too_long", f"a reason has at most {MAX_REASON_LEN} characters")
+    return reason
+
+
+def _transfer(state: HallState, cfg: HallConfig, cmd: c.Transfer, now: float) -> list[Event]:
+    if (cmd.to_category is None) == (cmd.to_window is None):
+        raise invalid("bad_transfer", "give exactly one of to_category and to_window")
+    reason = _reason(cmd.reason)
+    ticket = _current(state, cmd.window)
+    if cmd.to_category is not None:
+        target = cfg.categories.get(cmd.to_category)
+        if target is None:
+            raise invalid("unknown_category", f"no business category {cmd.to_category!r}")
+        if target.prefix == ticket.category:
+            raise invalid("bad_transfer", f"{ticket.number} is already in {target.name}")
+        landing = target.transfer_landing
+    else:
+        assert cmd.to_window is not None
+        if cmd.to_window not in cfg.windows:
+            raise invalid("unknown_window", f"no window {cmd.to_window} in this hall")
+        if cmd.to_window == cmd.window:
+            raise invalid("bad_transfer", "a ticket cannot be transferred to its own window")
+        landing = cfg.categories[ticket.category].transfer_landing
+    return [_ticket_event(ev.TICKET_TRANSFERRED, ticket, cmd.window,
+                          to_category=cmd.to_category, to_window=cmd.to_window,
+                          reason=reason, landing=landing.value)]
+
+
+def _suspend(state: HallState, cfg: HallConfig, cmd: c.Suspend, now: float) -> list[Event]:
+    ticket = _current(state, cmd.window)
+    return [_ticket_event(ev.TICKET_SUSPENDED, ticket, cmd.window,
+                          return_at=now + cfg.queue.suspend_return_min * 60.0)]
+
+
+def _call_back(state: HallState, cfg: HallConfig, cmd: c.CallBack, now: float) -> list[Event]:
+    _require_open(state, cmd.window)
+    ticket = state.tickets.get(cmd.ticket_id)
+    if ticket is None:
+        raise not_found("ticket", f"no ticket {cmd.ticket_id}")
+    if ticket.status is not TicketStatus.SUSPENDED:
+        raise Refusal("not_suspended", f"{ticket.number} is {ticket.status.value}, not suspended")
+    out = _finish_current(state, cmd.window)
+    out.append(_ticket_event(ev.TICKET_CALLED_BACK, ticket, cmd.window))
+    return out
+
+
+def _open(state: HallState, cfg: HallConfig, cmd: c.OpenWindow, now: float) -> list[Event]:
+    if state.window(cmd.window).status is WindowStatus.OPEN:
+        return []
+    return [Event(ev.WINDOW_OPENED, {"window": cmd.window})]
+
+
+def _pause(state: HallState, cfg: HallConfig, cmd: c.PauseWindow, now: float) -> list[Event]:
+    reason = _reason(cmd.reason)
+    if state.window(cmd.window).status is WindowStatus.CLOSED:
+        raise Refusal("window_closed", f"window {cmd.window} is closed")
+    return [Event(ev.WINDOW_PAUSED, {"window": cmd.window, "reason": reason})]
+
+
+def _resume(state: HallState, cfg: HallConfig, cmd: c.ResumeWindow, now: float) -> list[Event]:
+    if state.window(cmd.window).status is not WindowStatus.PAUSED:
+        raise Refusal("not_paused", f"window {cmd.window} is not paused")
+    return [Event(ev.WINDOW_RESUMED, {"window": cmd.window})]
+
+
+def _close(state: HallState, cfg: HallConfig, cmd: c.CloseWindow, now: float) -> list[Event]:
+    win = state.window(cmd.window)
+    if win.current is not None:
+        number = state.tickets[win.current].number
+        raise Refusal(
+            "window_busy",
+            f"window {cmd.window} is serving {number}: complete or transfer it first",
+        )
+    if win.status is WindowStatus.CLOSED:
+        return []
+    return [Event(ev.WINDOW_CLOSED, {"window": cmd.window})]
+
+
+_WINDOW_HANDLERS = {
+    c.CallNext: _call_next,
+    c.Recall: _recall,
+    c.NoShow: _no_show,
+    c.Complete: _complete,
+    c.Transfer: _transfer,
+    c.Suspend: _suspend,
+    c.CallBack: _call_back,
+    c.OpenWindow: _open,
+    c.PauseWindow: _pause,
+    c.ResumeWindow: _resume,
+    c.CloseWindow: _close,
+}

@@ -1,0 +1,301 @@
+"""The hall's state as a projection of the event log, and `apply`, the only way it changes.
+
+`apply` trusts its events: they were decided against this same state by `decide` and are
+already committed, so it never refuses. Rebuilding at start is applying the whole log.
+The state is mutated in place for speed; `decide` only reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from controller.core import events as ev
+
+# Sort key within a category queue: (band, time, order). Band 0 holds tickets put at the
+# front by a transfer or a suspension's return, ordered by when that happened; band 1
+# holds everything else by its issue (or landing) time; order breaks ties by issue order.
+QueueKey = tuple[int, float, int]
+
+SERVICE_EWMA_ALPHA = 0.2
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"  # at a window, being served
+    SUSPENDED = "suspended"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    EXPIRED = "expired"
+
+
+class WindowStatus(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+@dataclass(slots=True)
+class Ticket:
+    id: str
+    number: str
+    category: str
+    channel: str
+    priority: str | None
+    business_day: str
+    issued_at: float
+    order: int
+    identity_hash: str | None = None
+    status: TicketStatus = TicketStatus.WAITING
+    queue_key: QueueKey = (1, 0.0, 0)
+    queued_at: float = 0.0
+    directed_window: int | None = None
+    window: int | None = None
+    called_at: float | None = None
+    recalls: int = 0
+    return_at: float | None = None
+    case_no: str | None = None
+    item_code: str | None = None
+    finished_at: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WindowState:
+    number: int
+    status: WindowStatus = WindowStatus.CLOSED
+    pause_reason: str | None = None
+    current: str | None = None
+    credits: dict[str, int] = field(default_factory=dict)
+    served: int = 0
+
+
+@dataclass(slots=True)
+class HallState:
+    """Everything the rules need. `waiting` holds ids per category, directed ones too."""
+
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    waiting: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    suspended: dict[str, Ticket] = field(default_factory=dict)
+    windows: dict[int, WindowState] = field(default_factory=dict)
+    day: str = ""
+    issued_today: dict[str, int] = field(default_factory=dict)
+    person_today: dict[tuple[str, str], int] = field(default_factory=dict)
+    service_min: dict[str, float] = field(default_factory=dict)
+    next_order: int = 0
+    last_seq: int = 0
+
+    def window(self, number: int) -> WindowState:
+        state = self.windows.get(number)
+        if state is None:
+            state = self.windows[number] = WindowState(number)
+        return state
+
+    def waiting_in(self, prefix: str) -> dict[str, Ticket]:
+        queue = self.waiting.get(prefix)
+        if queue is None:
+            queue = self.waiting[prefix] = {}
+        return queue
+
+
+def _enqueue(state: HallState, ticket: Ticket, key: QueueKey, at: float) -> None:
+    ticket.status = TicketStatus.WAITING
+    ticket.queue_key = key
+    ticket.queued_at = at
+    ticket.window = None
+    ticket.called_at = None
+    state.waiting_in(ticket.category)[ticket.id] = ticket
+
+
+def _dequeue(state: HallState, ticket: Ticket) -> None:
+    state.waiting_in(ticket.category).pop(ticket.id, None)
+    state.suspended.pop(ticket.id, None)
+
+
+def _release_window(state: HallState, ticket: Ticket) -> None:
+    if ticket.window is not None:
+        win = state.window(ticket.window)
+        if win.current == ticket.id:
+            win.current = None
+
+
+def _history(ticket: Ticket, kind: str, at: float, data: dict[str, Any]) -> None:
+    entry: dict[str, Any] = {"at": at, "event": kind}
+    for key in ("window", "to_category", "to_window", "reason", "case_no", "item_code"):
+        if data.get(key) is not None:
+            entry[key] = data[key]
+    ticket.history.append(entry)
+
+
+def apply(state: HallState, kind: str, data: dict[str, Any], at: float, seq: int = 0) -> None:
+    """Fold one committed event into the state."""
+    if seq:
+        state.last_seq = seq
+    handler = _HANDLERS.get(kind)
+    if handler is not None:  # unknown (future) event types are kept in the log, not applied
+        handler(state, data, at)
+
+
+def _issued(state: HallState, d: dict[str, Any], at: float) -> None:
+    day = d["business_day"]
+    if day != state.day:
+        state.day = day
+        state.issued_today = {}
+        state.person_today = {}
+    ticket = Ticket(
+        id=d["ticket_id"],
+        number=d["number"],
+        category=d["category"],
+        channel=d["channel"],
+        priority=d.get("priority"),
+        business_day=day,
+        issued_at=at,
+        order=state.next_order,
+        identity_hash=d.get("identity_hash"),
+    )
+    state.next_order += 1
+    state.tickets[ticket.id] = ticket
+    state.issued_today[ticket.category] = d["seq_in_day"]
+    if ticket.identity_hash:
+        k = (ticket.identity_hash, ticket.category)
+        state.person_today[k] = state.person_today.get(k, 0) + 1
+    _enqueue(state, ticket, (1, at, ticket.order), at)
+    _history(ticket, "issued", at, d)
+
+
+def _called(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    _dequeue(state, ticket)
+    ticket.status = TicketStatus.CALLED
+    ticket.window = d["window"]
+    ticket.directed_window = None
+    ticket.called_at = at
+    ticket.recalls = 0
+    ticket.return_at = None
+    win = state.window(d["window"])
+    win.current = ticket.id
+    if "credits" in d:
+        win.credits = dict(d["credits"])
+    _history(ticket, "called", at, d)
+
+
+def _recalled(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    ticket.recalls += 1
+    _history(ticket, "recalled", at, d)
+
+
+def _finish(state: HallState, ticket: Ticket, status: TicketStatus, at: float) -> None:
+    _dequeue(state, ticket)
+    _release_window(state, ticket)
+    ticket.status = status
+    ticket.finished_at = at
+
+
+def _no_show(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    _finish(state, ticket, TicketStatus.NO_SHOW, at)
+    _history(ticket, "no_show", at, d)
+
+
+def _completed(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    if ticket.called_at is not None:
+        minutes = max(0.0, (at - ticket.called_at) / 60.0)
+        previous = state.service_min.get(ticket.category)
+        state.service_min[ticket.category] = (
+            minutes
+            if previous is None
+            else previous + SERVICE_EWMA_ALPHA * (minutes - previous)
+        )
+    if ticket.window is not None:
+        state.window(ticket.window).served += 1
+    ticket.case_no = d.get("case_no")
+    ticket.item_code = d.get("item_code")
+    _finish(state, ticket, TicketStatus.COMPLETED, at)
+    _history(ticket, "completed", at, d)
+
+
+def _suspended(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    _release_window(state, ticket)
+    ticket.status = TicketStatus.SUSPENDED
+    ticket.return_at = d["return_at"]
+    ticket.window = d["window"]  # remembered: the window that holds it
+    state.suspended[ticket.id] = ticket
+    _history(ticket, "suspended", at, d)
+
+
+def _returned(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    state.suspended.pop(ticket.id, None)
+    ticket.return_at = None
+    _enqueue(state, ticket, (0, at, ticket.order), at)
+    _history(ticket, "returned", at, d)
+
+
+def _called_back(state: HallState, d: dict[str, Any], at: float) -> None:
+    _called(state, d, at)
+    state.tickets[d["ticket_id"]].history[-1]["event"] = "called_back"
+
+
+def _transferred(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    _dequeue(state, ticket)
+    _release_window(state, ticket)
+    if d.get("to_category"):
+        ticket.category = d["to_category"]
+    ticket.directed_window = d.get("to_window")
+    landing = d["landing"]
+    if landing == "front":
+        key: QueueKey = (0, at, ticket.order)
+    elif landing == "by_issue_time":
+        key = (1, ticket.issued_at, ticket.order)
+    else:
+        key = (1, at, ticket.order)
+    _enqueue(state, ticket, key, at)
+    ticket.recalls = 0
+    _history(ticket, "transferred", at, d)
+
+
+def _expired(state: HallState, d: dict[str, Any], at: float) -> None:
+    ticket = state.tickets[d["ticket_id"]]
+    _finish(state, ticket, TicketStatus.EXPIRED, at)
+    _history(ticket, "expired", at, d)
+
+
+def _window_opened(state: HallState, d: dict[str, Any], at: float) -> None:
+    win = state.window(d["window"])
+    win.status = WindowStatus.OPEN
+    win.pause_reason = None
+
+
+def _window_paused(state: HallState, d: dict[str, Any], at: float) -> None:
+    win = state.window(d["window"])
+    win.status = WindowStatus.PAUSED
+    win.pause_reason = d.get("reason")
+
+
+def _window_closed(state: HallState, d: dict[str, Any], at: float) -> None:
+    win = state.window(d["window"])
+    win.status = WindowStatus.CLOSED
+    win.pause_reason = None
+
+
+_HANDLERS = {
+    ev.TICKET_ISSUED: _issued,
+    ev.TICKET_CALLED: _called,
+    ev.TICKET_RECALLED: _recalled,
+    ev.TICKET_NO_SHOW: _no_show,
+    ev.TICKET_COMPLETED: _completed,
+    ev.TICKET_SUSPENDED: _suspended,
+    ev.TICKET_RETURNED: _returned,
+    ev.TICKET_CALLED_BACK: _called_back,
+    ev.TICKET_TRANSFERRED: _transferred,
+    ev.TICKET_EXPIRED: _expired,
+    ev.WINDOW_OPENED: _window_opened,
+    ev.WINDOW_PAUSED: _window_paused,
+    ev.WINDOW_RESUMED: _window_opened,
+    ev.WINDOW_CLOSED: _window_closed,
+}

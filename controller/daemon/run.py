@@ -1,0 +1,109 @@
+"""The daemon: store, writer, web and timers under one supervisor, until SIGTERM.
+
+Order matters on the way out: stop listening, let in-flight requests get their answers
+(the writer is still running), drain what is queued, then close the log. Nothing a client
+was told is committed is lost, and nothing uncommitted is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from controller.config.model import HallConfig
+from controller.core import commands as c
+from controller.core.engine import Outcome
+from controller.core.state import HallState
+from controller.daemon.lock import DataDirLock
+from controller.daemon.notify import notify, watchdog_interval
+from controller.daemon.supervisor import Supervisor
+from controller.store.eventlog import EventLog
+from controller.store.keys import load_or_create_key
+from controller.store.writer import Reply, Writer, rebuild
+from controller.web.api import Hall
+from controller.web.app import build_app
+from controller.web.auth import Authenticator
+
+log = structlog.get_logger("daemon")
+
+TICK_S = 5.0
+WRITER_STALL_S = 30.0
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _tick_reply(state: HallState, outcome: Outcome) -> Reply:
+    return 200, {}
+
+
+async def _ticker(writer: Writer) -> None:
+    while True:
+        await asyncio.sleep(TICK_S)
+        await writer.submit(c.Tick(), _tick_reply, "system")
+
+
+async def _watchdog(writer: Writer, interval: float) -> None:
+    """Pings systemd only while the writer is making progress: a stuck writer gets restarted."""
+    while True:
+        stalled = (writer.queue.qsize() > 0
+                   and time.time() - writer.last_commit_at > WRITER_STALL_S)
+        if not stalled:
+            notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+async def serve(cfg: HallConfig, data_dir: Path, listen: str,
+                stop: asyncio.Event | None = None) -> None:
+    lock = DataDirLock(data_dir)
+    lock.acquire()
+    try:
+        await _serve_locked(cfg, data_dir, listen, stop or asyncio.Event())
+    finally:
+        lock.release()
+
+
+async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyncio.Event) -> None:
+    started = time.time()
+    key = load_or_create_key(data_dir)
+    event_log = await EventLog.open(data_dir)
+    state = await rebuild(event_log)
+    writer = Writer(cfg, event_log, state)
+    await writer.load_answers()
+    hall = Hall(cfg, writer, event_log, Authenticator(event_log), key, started)
+    app = build_app(hall)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    host, port = split_listen(listen)
+    supervisor = Supervisor()
+    supervisor.start("writer", writer.run)
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        supervisor.start("ticker", lambda: _ticker(writer))
+        interval = watchdog_interval()
+        if interval:
+            supervisor.start("watchdog", lambda: _watchdog(writer, interval))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("ready", hall=cfg.hall_id, listen=f"{host}:{port}", data_dir=str(data_dir),
+                 events=state.last_seq, startup_s=round(time.time() - started, 3))
+        notify("READY=1")
+        await stop.wait()
+        notify("STOPPING=1")
+        log.info("stopping")
+    finally:
+        await runner.cleanup()  # stop listening; in-flight requests still get answered
+        await supervisor.stop(["ticker", "watchdog"])
+        await writer.drain()  # the writer part is still running and empties its queue
+        await supervisor.stop()
+        await event_log.close()
+        log.info("stopped", last_seq=writer.state.last_seq)

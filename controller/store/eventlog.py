@@ -1,0 +1,149 @@
+"""The durable event log on SQLite (WAL, synchronous=FULL): the hall's only record.
+
+Two connections: the writer's, used only by the single writer task for group commits, and
+a reader's for API reads and token checks, which in WAL mode never blocks the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from controller.store.schema import PRAGMAS, open_sync
+
+DB_NAME = "hall.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A committed event as stored and streamed."""
+
+    seq: int
+    id: str
+    ts: float
+    type: str
+    data: dict[str, Any]
+    actor: str | None = None
+
+    def row(self) -> tuple[int, str, float, str, str, str | None]:
+        return (self.seq, self.id, self.ts, self.type,
+                json.dumps(self.data, ensure_ascii=False, separators=(",", ":")), self.actor)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRow:
+    principal: str
+    key: str
+    fingerprint: str
+    status: int
+    body: str
+    created: float
+
+
+class StoreError(Exception):
+    """The log could not be written; nothing of the batch was acknowledged."""
+
+
+def _check_and_migrate(path: Path) -> None:
+    conn = open_sync(str(path))
+    try:
+        (result,) = conn.execute("PRAGMA quick_check").fetchone()
+        if result != "ok":
+            raise StoreError(f"{path}: integrity check failed: {result}")
+    finally:
+        conn.close()
+
+
+class EventLog:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> EventLog:
+        path = data_dir / DB_NAME
+        await asyncio.to_thread(_check_and_migrate, path)
+        writer = await aiosqlite.connect(str(path), isolation_level=None)
+        reader = await aiosqlite.connect(str(path), isolation_level=None)
+        for conn in (writer, reader):
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
+        """Commit one group: every event and idempotency answer, or none of them."""
+        try:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                if events:
+                    await self._writer.executemany(
+                        "INSERT INTO events(seq, id, ts, type, data, actor) VALUES (?,?,?,?,?,?)",
+                        [e.row() for e in events],
+                    )
+                if answers:
+                    await self._writer.executemany(
+                        "INSERT OR REPLACE INTO idempotency"
+                        "(principal, key, fingerprint, status, body, created) VALUES (?,?,?,?,?,?)",
+                        [(a.principal, a.key, a.fingerprint, a.status, a.body, a.created)
+                         for a in answers],
+                    )
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"event log write failed: {exc}") from exc
+
+    async def last_seq(self) -> int:
+        async with self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def read(self, after: int = 0, limit: int = 1000) -> list[Envelope]:
+        async with self._reader.execute(
+            "SELECT seq, id, ts, type, data, actor FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Envelope(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    async def replay(self, chunk: int = 5000) -> AsyncIterator[Envelope]:
+        after = 0
+        while True:
+            batch = await self.read(after, chunk)
+            if not batch:
+                return
+            for envelope in batch:
+                yield envelope
+            after = batch[-1].seq
+
+    async def idempotency_since(self, since: float) -> list[IdempotencyRow]:
+        async with self._reader.execute(
+            "SELECT principal, key, fingerprint, status, body, created FROM idempotency "
+            "WHERE created >= ?",
+            (since,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [IdempotencyRow(*r) for r in rows]
+
+    async def prune_idempotency(self, before: float) -> None:
+        await self._writer.execute("DELETE FROM idempotency WHERE created < ?", (before,))
+
+    async def token_by_hash(self, digest: str) -> tuple[str, str, int | None] | None:
+        async with self._reader.execute(
+            "SELECT id, role, window FROM tokens WHERE hash = ? AND revoked IS NULL", (digest,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1], row[2]) if row else None

@@ -1,0 +1,87 @@
+"""The SQLite schema and its migrations, one numbered step each, tracked in user_version.
+
+A migration is never edited once released: add a new step. Each step runs in the same
+transaction as the user_version bump, so a crash mid-migration leaves the old version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the event log, idempotency answers, API tokens.
+    ("""
+    CREATE TABLE events (
+        seq   INTEGER PRIMARY KEY,          -- gapless, assigned by the single writer
+        id    TEXT    NOT NULL UNIQUE,      -- UUIDv7, for de-duplication downstream
+        ts    REAL    NOT NULL,             -- epoch seconds of the decision
+        type  TEXT    NOT NULL,
+        data  TEXT    NOT NULL,             -- JSON payload
+        actor TEXT                          -- token id or 'system'
+    )""",
+    "CREATE INDEX events_type ON events(type)",
+    """
+    CREATE TABLE idempotency (
+        principal   TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        created     REAL NOT NULL,
+        PRIMARY KEY (principal, key)
+    )""",
+    """
+    CREATE TABLE tokens (
+        id      TEXT PRIMARY KEY,
+        hash    TEXT NOT NULL UNIQUE,       -- sha256 of the token, never the token
+        role    TEXT NOT NULL,
+        window  INTEGER,
+        created REAL NOT NULL,
+        revoked REAL
+    )"""),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a committed (and so acknowledged) event survives a power cut, not only a crash.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+class SchemaError(Exception):
+    pass
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring a database to SCHEMA_VERSION; returns the version it was at."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"database schema {version} is newer than this program's {SCHEMA_VERSION}: "
+            "upgrade hall-controller, do not downgrade it"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        # executescript would COMMIT first; run the statements in an explicit transaction.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return int(version)
+
+
+def open_sync(path: str) -> sqlite3.Connection:
+    """A plain connection for the CLI and the start-up checks, migrated and tuned."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    migrate(conn)
+    return conn

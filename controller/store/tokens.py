@@ -1,0 +1,67 @@
+"""API tokens: created by `hallctl token create`, kept only as a SHA-256 digest.
+
+A token is a random secret, so a plain (unsalted, fast) digest is enough: there is nothing
+to guess. The daemon looks tokens up by digest and never sees them stored in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from controller.store.eventlog import DB_NAME
+from controller.store.schema import open_sync
+
+
+class Role(StrEnum):
+    KIOSK = "kiosk"
+    CLERK = "clerk"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    token_id: str
+    role: Role
+    window: int | None = None
+
+
+class TokenError(Exception):
+    pass
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(data_dir: Path, role: str, window: int | None,
+                 known_windows: set[int] | None = None) -> tuple[str, str]:
+    """Store a new token's digest; returns (token id, token). The token is shown once."""
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise TokenError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if role_ is Role.CLERK and window is None:
+        raise TokenError("a clerk token is bound to one window: give --window N")
+    if role_ is not Role.CLERK and window is not None:
+        raise TokenError("--window is only for clerk tokens")
+    if window is not None and known_windows is not None and window not in known_windows:
+        raise TokenError(f"no window {window} in this hall")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = "hc_" + secrets.token_urlsafe(32)
+    token_id = uuid.uuid4().hex[:12]
+    conn = open_sync(str(data_dir / DB_NAME))
+    try:
+        conn.execute(
+            "INSERT INTO tokens(id, hash, role, window, created) VALUES (?,?,?,?,?)",
+            (token_id, digest(token), role_.value, window, time.time()),
+        )
+    finally:
+        conn.close()
+    return token_id, token

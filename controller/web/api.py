@@ -1,0 +1,284 @@
+"""The HTTP API under /api/: one table of routes, each with its roles and body schema.
+
+Handlers are thin: check who is asking, parse the body, build a command, hand it to the
+single writer, and answer with what the writer rendered after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uuid6
+from aiohttp import web
+
+from controller.config.model import CHANNELS, HallConfig
+from controller.core import commands as c
+from controller.core.clock import iso
+from controller.core.engine import Outcome
+from controller.core.events import public_data
+from controller.core.identity import IdentityError, keyed_hash
+from controller.core.state import HallState
+from controller.core.views import queue_view, ticket_view, window_view
+from controller.store.eventlog import Envelope, EventLog
+from controller.store.tokens import Principal, Role
+from controller.store.writer import IdempotencyKey, Reply, Writer
+from controller.web.auth import ANY_ROLE, ISSUE_ROLES, READ_ALL_ROLES, WINDOW_ROLES, Authenticator
+from controller.web.body import Field, Schema, parse
+from controller.web.errors import ApiError
+
+
+@dataclass(slots=True)
+class Hall:
+    """What the web layer needs of the running daemon."""
+
+    cfg: HallConfig
+    writer: Writer
+    log: EventLog
+    auth: Authenticator
+    identity_key: bytes
+    started_at: float
+
+
+HALL = web.AppKey("hall", Hall)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """JSON with Chinese left readable (clerks and installers read these with curl)."""
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: frozenset[Role] | None  # None: public
+    body: Schema | None = None
+    window_scoped: bool = False
+
+
+def _hall(request: web.Request) -> Hall:
+    return request.app[HALL]
+
+
+def envelope_view(e: Envelope, hall: Hall) -> dict[str, Any]:
+    return {"seq": e.seq, "id": e.id, "ts": iso(e.ts, hall.cfg.day), "type": e.type,
+            "data": public_data(e.data)}
+
+
+def _refused(outcome: Outcome) -> Reply | None:
+    r = outcome.refusal
+    return (r.status, {"error": r.code, "detail": r.detail}) if r is not None else None
+
+
+async def _submit(request: web.Request, who: Principal, command: c.Command,
+                  render: Callable[[HallState, Outcome], Reply], raw: bytes) -> web.Response:
+    hall = _hall(request)
+    idem = None
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        if not 1 <= len(key) <= 200:
+            raise ApiError(400, "bad_idempotency_key", "Idempotency-Key has 1-200 characters")
+        fingerprint = hashlib.sha256(
+            request.method.encode() + b" " + request.path.encode() + b"\n" + raw
+        ).hexdigest()
+        idem = IdempotencyKey(who.token_id, key, fingerprint)
+    status, body = await hall.writer.submit(command, render, who.token_id, idem)
+    return json_response(body, status=status)
+
+
+# ---- tickets -------------------------------------------------------------------------
+
+ISSUE_BODY: Schema = {
+    "category": Field("string", True, "business category prefix, e.g. A", 1),
+    "channel": Field("string", False, "how the ticket was taken (default kiosk)", 20, CHANNELS),
+    "priority": Field("string", False, "priority group name, e.g. green", 32),
+    "identity": Field("string", False,
+                      "ID or mobile number for per-person limits; only a keyed hash is kept", 32),
+}
+
+
+async def issue_ticket(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    who = await hall.auth.require(request, ISSUE_ROLES)
+    raw = await request.read()
+    body = parse(raw, ISSUE_BODY)
+    identity_hash = None
+    if body["identity"] is not None:
+        try:
+            identity_hash = keyed_hash(hall.identity_key, body["identity"])
+        except IdentityError as exc:
+            raise ApiError(400, "bad_identity", str(exc)) from None
+    ticket_id = str(uuid6.uuid7())
+    command = c.IssueTicket(ticket_id, body["category"], body["channel"] or "kiosk",
+                            body["priority"], identity_hash)
+
+    def render(state: HallState, outcome: Outcome) -> Reply:
+        return _refused(outcome) or (201, ticket_view(state, hall.cfg, state.tickets[ticket_id]))
+
+    return await _submit(request, who, command, render, raw)
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    await hall.auth.require(request, ANY_ROLE)
+    ticket = hall.writer.state.tickets.get(request.match_info["ticket_id"])
+    if ticket is None:
+        raise ApiError(404, "ticket_not_found", "no such ticket")
+    return json_response(ticket_view(hall.writer.state, hall.cfg, ticket, history=True))
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    return json_response(queue_view(hall.writer.state, hall.cfg))
+
+
+async def get_windows(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    state = hall.writer.state
+    return json_response({"windows": [window_view(state, hall.cfg, n) for n in hall.cfg.windows]})
+
+
+# ---- window actions ------------------------------------------------------------------
+
+def _window_number(request: web.Request) -> int:
+    raw = request.match_info["number"]
+    if not raw.isdigit() or int(raw) not in _hall(request).cfg.windows:
+        raise ApiError(404, "window_not_found", f"no window {raw} in this hall")
+    return int(raw)
+
+
+def _last_ticket_id(outcome: Outcome, kinds: tuple[str, ...] | None = None) -> str | None:
+    for event in reversed(outcome.events):
+        if "ticket_id" in event.data and (not kinds or event.type in kinds):
+            return str(event.data["ticket_id"])
+    return None
+
+
+WindowBuilder = Callable[[int, dict[str, Any]], c.WindowCommand]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAction:
+    name: str
+    summary: str
+    build: WindowBuilder
+    body: Schema
+    # None: the answer has no ticket; (): the last ticket touched; else those event types'
+    shows_ticket: tuple[str, ...] | None
+
+
+def _window_action(action: WindowAction) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        hall = _hall(request)
+        who = await hall.auth.principal(request)  # 401 before 404: say nothing to strangers
+        number = _window_number(request)
+        hall.auth.check(who, WINDOW_ROLES, number)
+        raw = await request.read()
+        command = action.build(number, parse(raw, action.body))
+
+        def render(state: HallState, outcome: Outcome) -> Reply:
+            refused = _refused(outcome)
+            if refused:
+                return refused
+            answer: dict[str, Any] = {"window": window_view(state, hall.cfg, number)}
+            if action.shows_ticket is not None:
+                tid = _last_ticket_id(outcome, action.shows_ticket)
+                answer["ticket"] = ticket_view(state, hall.cfg, state.tickets[tid]) if tid else None
+            return 200, answer
+
+        return await _submit(request, who, command, render, raw)
+
+    return handler
+
+
+_CASE = Field("string", False, "case number (办件编号) from the cloud platform", 50)
+_ITEM = Field("string", False, "item code (事项编码)", 50)
+_REASON = Field("string", True, "why, in a few words", 200)
+
+WINDOW_ACTIONS: tuple[WindowAction, ...] = (
+    WindowAction("open", "Open the window for service", lambda n, b: c.OpenWindow(n), {}, None),
+    WindowAction("close", "Close the window", lambda n, b: c.CloseWindow(n), {}, None),
+    WindowAction("pause", "Pause service with a reason", lambda n, b: c.PauseWindow(n, b["reason"]),
+                 {"reason": _REASON}, None),
+    WindowAction("resume", "Resume a paused window", lambda n, b: c.ResumeWindow(n), {}, None),
+    WindowAction("call-next", "Complete the current ticket, if any, and call the next one",
+                 lambda n, b: c.CallNext(n), {}, ("ticket.called",)),
+    WindowAction("recall", "Call the current ticket again", lambda n, b: c.Recall(n), {}, ()),
+    WindowAction("no-show", "The current ticket did not come: it is void",
+                 lambda n, b: c.NoShow(n), {}, ()),
+    WindowAction("complete", "Complete the current ticket, linking its case",
+                 lambda n, b: c.Complete(n, b["case_no"], b["item_code"]),
+                 {"case_no": _CASE, "item_code": _ITEM}, ()),
+    WindowAction("transfer", "Transfer the current ticket to a category or a window",
+                 lambda n, b: c.Transfer(n, b["reason"], b["to_category"], b["to_window"]),
+                 {"to_category": Field("string", False, "target category prefix", 1),
+                  "to_window": Field("integer", False, "target window number"),
+                  "reason": _REASON}, ()),
+    WindowAction("suspend", "Suspend the current ticket (a paper is missing)",
+                 lambda n, b: c.Suspend(n), {}, ()),
+    WindowAction("call-back", "Call back a suspended ticket",
+                 lambda n, b: c.CallBack(n, b["ticket_id"]),
+                 {"ticket_id": Field("string", True, "the suspended ticket's id", 64)},
+                 ("ticket.called_back",)),
+)
+
+
+# ---- events, health ------------------------------------------------------------------
+
+async def get_events(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    await hall.auth.require(request, READ_ALL_ROLES)
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise ApiError(400, "bad_query", "after and limit must be integers") from None
+    if after < 0 or not 1 <= limit <= 1000:
+        raise ApiError(400, "bad_query", "after must be >= 0 and limit 1-1000")
+    events = await hall.log.read(after, limit)
+    return json_response({
+        "events": [envelope_view(e, hall) for e in events],
+        "last_seq": hall.writer.state.last_seq,
+    })
+
+
+async def healthz(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    return json_response({
+        "status": "ok",
+        "hall_id": hall.cfg.hall_id,
+        "last_seq": hall.writer.state.last_seq,
+        "queued_commands": hall.writer.queue.qsize(),
+        "uptime_s": round(time.time() - hall.started_at, 1),
+    })
+
+
+def routes() -> list[Route]:
+    table = [
+        Route("POST", "/api/tickets", issue_ticket, "Issue a ticket", ISSUE_ROLES, ISSUE_BODY),
+        Route("GET", "/api/tickets/{ticket_id}", get_ticket, "A ticket with its history",
+              ANY_ROLE),
+        Route("GET", "/api/queue", get_queue, "Each category with its waiting tickets", None),
+        Route("GET", "/api/windows", get_windows, "Each window with its state", None),
+        Route("GET", "/api/events", get_events, "The event log after a sequence number",
+              READ_ALL_ROLES),
+        Route("GET", "/healthz", healthz, "Liveness and the log position", None),
+    ]
+    for action in WINDOW_ACTIONS:
+        table.append(Route("POST", f"/api/windows/{{number}}/{action.name}",
+                           _window_action(action), action.summary, WINDOW_ROLES, action.body,
+                           window_scoped=True))
+    return table

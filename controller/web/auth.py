@@ -1,0 +1,55 @@
+"""Bearer tokens and roles: who may do what.
+
+Tokens found valid are cached by digest, so the hot path (a kiosk issuing tickets) costs a
+dict lookup, not a database read. Unknown tokens are looked up every time: a token created
+with `hallctl token create` while the daemon runs works at once.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from controller.store.eventlog import EventLog
+from controller.store.tokens import Principal, Role, digest
+from controller.web.errors import ApiError
+
+WINDOW_ROLES = frozenset({Role.CLERK, Role.SUPERVISOR, Role.ADMIN})
+ISSUE_ROLES = frozenset({Role.KIOSK, Role.SUPERVISOR, Role.ADMIN})
+READ_ALL_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+ANY_ROLE = frozenset(Role)
+
+
+class Authenticator:
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._cache: dict[str, Principal] = {}
+
+    async def principal(self, request: web.Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer TOKEN")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "the Authorization header must be Bearer TOKEN")
+        key = digest(token.strip())
+        found = self._cache.get(key)
+        if found is None:
+            row = await self._log.token_by_hash(key)
+            if row is None:
+                raise ApiError(401, "unauthorized", "unknown or revoked token")
+            found = Principal(row[0], Role(row[1]), row[2])
+            self._cache[key] = found
+        return found
+
+    async def require(self, request: web.Request, roles: frozenset[Role],
+                      window: int | None = None) -> Principal:
+        return self.check(await self.principal(request), roles, window)
+
+    @staticmethod
+    def check(who: Principal, roles: frozenset[Role], window: int | None = None) -> Principal:
+        if who.role not in roles:
+            allowed = ", ".join(sorted(r.value for r in roles))
+            raise ApiError(403, "forbidden", f"a {who.role.value} token cannot do this ({allowed})")
+        if who.role is Role.CLERK and window is not None and who.window != window:
+            raise ApiError(403, "forbidden", f"this clerk token is for window {who.window}")
+        return who
