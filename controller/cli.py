@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=None, help="hall TOML (default: demo hall)")
     run.add_argument("--data-dir", type=Path, default=None, help="state directory (default ./var)")
     run.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:8080)")
+    run.add_argument("--cloud-mqtt", default=None, metavar="URL",
+                     help="cloud broker, mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    run.add_argument("--evaluation-url", default=None, metavar="URL",
+                     help="the review system's evaluation endpoint (http[s]://...)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     check = sub.add_parser("check-config", help="validate a hall configuration file")
@@ -72,6 +77,22 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_overrides(cfg: HallConfig, args: argparse.Namespace) -> HallConfig:
+    """Command-line cloud URLs win over the file; checked the same way."""
+    from controller.config.loader import check_http_url, check_mqtt_url
+
+    cloud = cfg.cloud
+    if args.cloud_mqtt is not None:
+        if problem := check_mqtt_url(args.cloud_mqtt):
+            raise ConfigError(Path("--cloud-mqtt"), "cloud.mqtt_url", problem)
+        cloud = dataclasses.replace(cloud, mqtt_url=args.cloud_mqtt)
+    if args.evaluation_url is not None:
+        if problem := check_http_url(args.evaluation_url):
+            raise ConfigError(Path("--evaluation-url"), "cloud.evaluation_url", problem)
+        cloud = dataclasses.replace(cloud, evaluation_url=args.evaluation_url)
+    return dataclasses.replace(cfg, cloud=cloud)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from controller.daemon.lock import AlreadyRunning
     from controller.daemon.logs import configure
@@ -79,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from controller.store.eventlog import StoreError
     from controller.store.schema import SchemaError
 
-    cfg = _load(args.config)
+    cfg = _with_overrides(_load(args.config), args)
     configure(args.log_level)
     listen = args.listen or cfg.listen or DEFAULT_LISTEN
     try:

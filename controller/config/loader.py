@@ -18,6 +18,7 @@ from controller.config.model import (
     DISPATCH_RULES,
     BusinessDay,
     Category,
+    CloudConfig,
     HallConfig,
     Landing,
     Post,
@@ -175,6 +176,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
             raise r.fail("name", f"duplicate priority group {name!r}")
         priorities.append(PriorityGroup(name=name, label=r.str("label", name)))
         r.done()
+    cloud = _parse_cloud(_Reader(file, "cloud", top.table_("cloud", {})), file)
     top.done()
 
     return HallConfig(
@@ -188,7 +190,57 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         queue=queue,
         data_dir=Path(data_dir) if data_dir else None,
         listen=listen,
+        cloud=cloud,
     )
+
+
+def check_mqtt_url(url: str) -> str | None:
+    """None when `url` is a usable broker address, else what is wrong with it."""
+    match = re.fullmatch(r"(mqtts?)://([^\s:/]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?/?", url)
+    if not match:
+        return f"must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT], not {url!r}"
+    return None
+
+
+def check_http_url(url: str) -> str | None:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        return f"must be an http:// or https:// URL, not {url!r}"
+    return None
+
+
+def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
+    def path(name: str) -> Path | None:
+        value = r.str(name, None)
+        if value is None:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else (file.parent / p)
+
+    mqtt_url = r.str("mqtt_url", None)
+    if mqtt_url is not None and (problem := check_mqtt_url(mqtt_url)):
+        raise r.fail("mqtt_url", problem)
+    evaluation_url = r.str("evaluation_url", None)
+    if evaluation_url is not None and (problem := check_http_url(evaluation_url)):
+        raise r.fail("evaluation_url", problem)
+    cloud = CloudConfig(
+        mqtt_url=mqtt_url,
+        username=r.str("username", None),
+        password_file=path("password_file"),
+        ca_file=path("ca_file"),
+        cert_file=path("cert_file"),
+        key_file=path("key_file"),
+        client_id=r.str("client_id", None),
+        topic_prefix=r.str("topic_prefix", "hall"),
+        batch_max_events=r.int("batch_max_events", 200, 1, 5000),
+        max_inflight=r.int("max_inflight", 8, 1, 10),
+        session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
+        evaluation_url=evaluation_url,
+        secret_file=path("secret_file"),
+    )
+    if (cloud.cert_file is None) != (cloud.key_file is None):
+        raise r.fail("key_file", "cert_file and key_file go together")
+    r.done()
+    return cloud
 
 
 def _parse_day(r: _Reader) -> BusinessDay:

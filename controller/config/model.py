@@ -80,6 +80,25 @@ class QueueRules:
 
 
 @dataclass(frozen=True, slots=True)
+class CloudConfig:
+    """The links to the cloud platform; every field optional: a hall runs without a cloud."""
+
+    mqtt_url: str | None = None  # mqtt://host:1883 or mqtts://host:8883
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str | None = None  # default: hallctl-<hall id>
+    topic_prefix: str = "hall"
+    batch_max_events: int = 200
+    max_inflight: int = 8
+    session_expiry_s: int = 7 * 24 * 3600
+    evaluation_url: str | None = None
+    secret_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HallConfig:
     source: Path
     hall_id: str
@@ -91,6 +110,7 @@ class HallConfig:
     queue: QueueRules
     data_dir: Path | None = None
     listen: str | None = None
+    cloud: CloudConfig = CloudConfig()
 
     def priority_rank(self, name: str | None) -> int | None:
         """Rank of a priority group (0 is served first); None for normal tickets."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -25,6 +27,9 @@ from controller.daemon.supervisor import Supervisor
 from controller.store.eventlog import EventLog
 from controller.store.keys import load_or_create_key
 from controller.store.writer import Reply, Writer, rebuild
+from controller.sync.cursor import CursorStore
+from controller.sync.service import LINK as MQTT_LINK
+from controller.sync.service import MqttSync
 from controller.web.api import Hall
 from controller.web.app import build_app
 from controller.web.auth import Authenticator
@@ -60,6 +65,23 @@ async def _watchdog(writer: Writer, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def _status_of(mqtt: MqttSync) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
+    async def status() -> list[dict[str, Any]]:
+        return [await mqtt.status()]
+    return status
+
+
+def _idle_status(cursors: CursorStore, writer: Writer
+                 ) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
+    """No cloud configured: the hall runs, and the backlog simply waits for one."""
+    async def status() -> list[dict[str, Any]]:
+        acked = await cursors.get(MQTT_LINK)
+        return [{"link": MQTT_LINK, "url": None, "state": "not_configured", "connected": False,
+                 "cursor": acked, "backlog": max(0, writer.state.last_seq - acked),
+                 "oldest_unsent_age_s": None, "last_error": None, "connects": 0}]
+    return status
+
+
 async def serve(cfg: HallConfig, data_dir: Path, listen: str,
                 stop: asyncio.Event | None = None) -> None:
     lock = DataDirLock(data_dir)
@@ -78,12 +100,21 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
     writer = Writer(cfg, event_log, state)
     await writer.load_answers()
     hall = Hall(cfg, writer, event_log, Authenticator(event_log), key, started)
+    cursors = await CursorStore.open(data_dir)
+    mqtt = None
+    if cfg.cloud.mqtt_url:
+        mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors)
+        hall.sync_status = _status_of(mqtt)
+    else:
+        hall.sync_status = _idle_status(cursors, writer)
     app = build_app(hall)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     host, port = split_listen(listen)
     supervisor = Supervisor()
     supervisor.start("writer", writer.run)
+    if mqtt is not None:
+        supervisor.start("mqtt", mqtt.run)
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
@@ -105,5 +136,6 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
         await supervisor.stop(["ticker", "watchdog"])
         await writer.drain()  # the writer part is still running and empties its queue
         await supervisor.stop()
+        await cursors.close()
         await event_log.close()
         log.info("stopped", last_seq=writer.state.last_seq)

@@ -39,6 +39,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         created REAL NOT NULL,
         revoked REAL
     )"""),
+    # 2: how far each cloud link has been acknowledged: the outbox is a cursor, not a copy.
+    ("""
+    CREATE TABLE sync_cursors (
+        link    TEXT PRIMARY KEY,           -- 'mqtt', 'haochaping', ...
+        seq     INTEGER NOT NULL,           -- every event up to here is acknowledged
+        updated REAL NOT NULL
+    )""",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

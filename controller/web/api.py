@@ -42,6 +42,7 @@ class Hall:
     auth: Authenticator
     identity_key: bytes
     started_at: float
+    sync_status: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 HALL = web.AppKey("hall", Hall)
@@ -266,6 +267,56 @@ async def healthz(request: web.Request) -> web.Response:
     })
 
 
+async def get_sync(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    await hall.auth.require(request, READ_ALL_ROLES)
+    links = await hall.sync_status() if hall.sync_status else []
+    return json_response({"last_seq": hall.writer.state.last_seq, "links": links})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: counts and states only, never anything about a person."""
+    hall = _hall(request)
+    state = hall.writer.state
+    lines = [
+        "# HELP hall_events_total Events committed to the log.",
+        "# TYPE hall_events_total counter",
+        f"hall_events_total {state.last_seq}",
+        "# HELP hall_commits_total Group commits since start.",
+        "# TYPE hall_commits_total counter",
+        f"hall_commits_total {hall.writer.commits}",
+        "# HELP hall_waiting Tickets waiting, per category.",
+        "# TYPE hall_waiting gauge",
+    ]
+    for prefix in hall.cfg.categories:
+        lines.append(f'hall_waiting{{category="{prefix}"}} {len(state.waiting.get(prefix, {}))}')
+    lines += ["# HELP hall_issued_today Tickets issued this business day, per category.",
+              "# TYPE hall_issued_today gauge"]
+    for prefix in hall.cfg.categories:
+        lines.append(f'hall_issued_today{{category="{prefix}"}} {state.issued_today.get(prefix, 0)}')
+    lines += ["# HELP hall_window_open Windows open (1) or not (0).",
+              "# TYPE hall_window_open gauge"]
+    for number in hall.cfg.windows:
+        is_open = int(state.window(number).status.value == "open")
+        lines.append(f'hall_window_open{{window="{number}"}} {is_open}')
+    if hall.sync_status:
+        links = await hall.sync_status()
+        lines += ["# HELP hall_sync_backlog Events not yet acknowledged by a cloud link.",
+                  "# TYPE hall_sync_backlog gauge"]
+        lines += [f'hall_sync_backlog{{link="{x["link"]}"}} {x["backlog"]}' for x in links]
+        lines += ["# HELP hall_sync_connected Cloud link connected (1) or not (0).",
+                  "# TYPE hall_sync_connected gauge"]
+        lines += [f'hall_sync_connected{{link="{x["link"]}"}} {int(x["connected"])}'
+                  for x in links]
+        lines += ["# HELP hall_sync_oldest_unsent_age_seconds Age of the oldest unsent event.",
+                  "# TYPE hall_sync_oldest_unsent_age_seconds gauge"]
+        lines += [f'hall_sync_oldest_unsent_age_seconds{{link="{x["link"]}"}} '
+                  f'{x["oldest_unsent_age_s"] or 0}' for x in links]
+    return web.Response(text="\n".join(lines) + "\n",
+                        content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Version": "0.0.4"})
+
+
 def routes() -> list[Route]:
     table = [
         Route("POST", "/api/tickets", issue_ticket, "Issue a ticket", ISSUE_ROLES, ISSUE_BODY),
@@ -276,6 +327,9 @@ def routes() -> list[Route]:
         Route("GET", "/api/events", get_events, "The event log after a sequence number",
               READ_ALL_ROLES),
         Route("GET", "/healthz", healthz, "Liveness and the log position", None),
+        Route("GET", "/api/sync", get_sync, "Cloud links: state, backlog, last error",
+              READ_ALL_ROLES),
+        Route("GET", "/metrics", metrics, "Prometheus metrics", None),
     ]
     for action in WINDOW_ACTIONS:
         table.append(Route("POST", f"/api/windows/{{number}}/{action.name}",

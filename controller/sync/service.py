@@ -1,0 +1,112 @@
+"""The MQTT link to the cloud platform: one reconnecting session carrying the uplink drain
+and the downlink commands together, so both see the same connection state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiomqtt
+import structlog
+
+from controller.config.model import HallConfig
+from controller.store.eventlog import EventLog
+from controller.store.writer import Writer
+from controller.sync.cursor import CursorStore
+from controller.sync.mqtt_client import make_client
+from controller.sync.protocol import Topics, encode_batch, status_payload
+from controller.sync.reconnect import AuthFailed, LinkState, ReconnectLogic
+from controller.sync.uplink import Uplink
+
+log = structlog.get_logger("sync")
+
+LINK = "mqtt"
+PUBLISH_TIMEOUT_S = 30.0
+# CONNACK reason codes that mean "your credentials": wait long before trying again.
+_AUTH_CODES = {4, 5, 134, 135}
+
+Downlink = Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]]
+
+
+class MqttSync:
+    def __init__(self, cfg: HallConfig, url: str, event_log: EventLog, writer: Writer,
+                 cursors: CursorStore, downlink: Downlink | None = None) -> None:
+        self.cfg = cfg
+        self.url = url
+        self.log = event_log
+        self.writer = writer
+        self.topics = Topics(cfg.cloud.topic_prefix, cfg.hall_id)
+        self.uplink = Uplink(LINK, event_log, cursors,
+                             lambda batch: encode_batch(cfg.hall_id, batch),
+                             cfg.cloud.batch_max_events, cfg.cloud.max_inflight)
+        self.downlink = downlink
+        writer.subscribe(self.uplink.notify)
+        self.logic = ReconnectLogic(LINK, self._session)
+
+    async def run(self) -> None:
+        await self.uplink.load()
+        await self.logic.run()
+
+    async def _session(self) -> None:
+        client = make_client(self.cfg.cloud, self.url, self.topics, self.cfg.hall_id)
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttCodeError as exc:
+            if getattr(exc.rc, "value", exc.rc) in _AUTH_CODES:
+                raise AuthFailed(str(exc)) from exc
+            raise
+        try:
+            self.logic.mark_connected()
+            await client.publish(self.topics.status, status_payload(self.cfg.hall_id, True),
+                                 qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S)
+            await client.subscribe(self.topics.commands, qos=1)
+
+            async def publish(payload: bytes) -> None:
+                await client.publish(self.topics.events, payload, qos=1,
+                                     timeout=PUBLISH_TIMEOUT_S)
+
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.uplink.drain(publish), name="mqtt-uplink")
+                group.create_task(self._receive(client), name="mqtt-downlink")
+        finally:
+            # A clean DISCONNECT would suppress the last will; on shutdown we publish the
+            # offline status ourselves first so the cloud still learns of it.
+            try:
+                if self.logic.state is LinkState.CONNECTED:
+                    await client.publish(self.topics.status,
+                                         status_payload(self.cfg.hall_id, False),
+                                         qos=1, retain=True, timeout=2)
+            except (aiomqtt.MqttError, asyncio.TimeoutError):
+                pass
+            try:
+                await client.__aexit__(None, None, None)
+            except aiomqtt.MqttError:
+                pass
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if self.downlink is not None:
+                await self.downlink(client, message)
+
+    async def status(self) -> dict[str, Any]:
+        last = self.writer.state.last_seq
+        acked = self.uplink.acked
+        oldest_age = None
+        if last > acked:
+            first = await self.log.read(acked, 1)
+            if first:
+                oldest_age = round(time.time() - first[0].ts, 1)
+        return {
+            "link": LINK,
+            "url": self.url,
+            "state": self.logic.state.value,
+            "connected": self.logic.state is LinkState.CONNECTED,
+            "cursor": acked,
+            "backlog": max(0, last - acked),
+            "oldest_unsent_age_s": oldest_age,
+            "last_error": self.logic.last_error,
+            "connects": self.logic.connects,
+        }

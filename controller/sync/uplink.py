@@ -1,0 +1,75 @@
+"""The uplink drain: events after the cursor go up in order, in batches, a bounded number
+in flight, and the cursor advances (durably) only over the acknowledged prefix.
+
+Independent of the MQTT client: it is handed a `publish(payload)` coroutine that returns
+once the broker acknowledged (PUBACK). A failed publish ends the session; the next one
+starts again from the cursor, and receivers drop the repeats by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from controller.store.eventlog import Envelope, EventLog
+from controller.sync.cursor import CursorStore
+
+Publish = Callable[[bytes], Awaitable[None]]
+Encode = Callable[[list[Envelope]], bytes]
+
+
+class Uplink:
+    def __init__(self, link: str, log: EventLog, cursors: CursorStore, encode: Encode,
+                 batch_max: int = 200, max_inflight: int = 8) -> None:
+        self.link = link
+        self.log = log
+        self.cursors = cursors
+        self.encode = encode
+        self.batch_max = batch_max
+        self.max_inflight = max_inflight
+        self.acked = 0  # in memory, mirrors the durable cursor
+        self.sent_batches = 0
+        self._wake = asyncio.Event()
+
+    def notify(self, _: list[Envelope] | None = None) -> None:
+        """New events were committed (a writer subscriber)."""
+        self._wake.set()
+
+    async def load(self) -> None:
+        self.acked = await self.cursors.get(self.link)
+
+    async def drain(self, publish: Publish) -> None:
+        """Runs for one connected session; returns only by raising (link broken)."""
+        await self.load()
+        sent = self.acked
+        inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
+        try:
+            while True:
+                if len(inflight) < self.max_inflight:
+                    self._wake.clear()
+                    batch = await self.log.read(sent, self.batch_max)
+                    if batch:
+                        task = asyncio.ensure_future(publish(self.encode(batch)))
+                        inflight.append((batch[-1].seq, task))
+                        sent = batch[-1].seq
+                        self.sent_batches += 1
+                        continue
+                if inflight:
+                    waker = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait({inflight[0][1], waker},
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    waker.cancel()
+                    acked = self.acked
+                    while inflight and inflight[0][1].done():
+                        last_seq, task = inflight.popleft()
+                        task.result()  # a failed publish raises: the session ends
+                        acked = last_seq
+                    if acked > self.acked:
+                        await self.cursors.advance(self.link, acked)
+                        self.acked = acked
+                else:
+                    await self._wake.wait()
+        finally:
+            for _, task in inflight:
+                task.cancel()
