@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a hall configuration file")
     check.add_argument("file", type=Path)
 
+    sim = sub.add_parser("cloud-sim", help="run the reference cloud (for demos and tests)")
+    sim.add_argument("--mqtt", default=None, metavar="URL", help="broker, mqtt://HOST[:PORT]")
+    sim.add_argument("--listen", default="127.0.0.1:8090", help="HOST:PORT for its HTTP side")
+    sim.add_argument("--secret-file", type=Path, default=None,
+                     help="shared secret of the review reports' signatures")
+
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token; printed once, stored hashed")
@@ -114,6 +120,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cloud_sim(args: argparse.Namespace) -> int:
+    from controller.cloudsim.server import run_cloudsim
+    from controller.config.loader import check_mqtt_url
+    from controller.daemon.logs import configure
+
+    if args.mqtt is not None and (problem := check_mqtt_url(args.mqtt)):
+        raise ConfigError(Path("--mqtt"), "mqtt", problem)
+    secret = args.secret_file.read_bytes().strip() if args.secret_file else None
+    configure("INFO")
+    try:
+        asyncio.run(run_cloudsim(args.mqtt, args.listen, secret))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -121,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check_config(args)
         if args.command == "token":
             return cmd_token_create(args)
+        if args.command == "cloud-sim":
+            return cmd_cloud_sim(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(f"hallctl: configuration error: {exc}", file=sys.stderr)

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from controller.config.model import (
     DISPATCH_RULES,
+    AppointmentRules,
     BusinessDay,
     Category,
     CloudConfig,
     HallConfig,
     Landing,
+    OutsideSlot,
     Post,
     PriorityGroup,
     QueueRules,
@@ -177,6 +179,10 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         priorities.append(PriorityGroup(name=name, label=r.str("label", name)))
         r.done()
     cloud = _parse_cloud(_Reader(file, "cloud", top.table_("cloud", {})), file)
+    appointments = _parse_appointments(
+        _Reader(file, "appointments", top.table_("appointments", {})),
+        {p.name for p in priorities},
+    )
     top.done()
 
     return HallConfig(
@@ -191,7 +197,31 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         data_dir=Path(data_dir) if data_dir else None,
         listen=listen,
         cloud=cloud,
+        appointments=appointments,
     )
+
+
+def _parse_appointments(r: _Reader, groups: set[str]) -> AppointmentRules:
+    explicit = "priority_group" in r.table
+    group = r.str("priority_group", "appointment")
+    if group not in groups:
+        if explicit:
+            raise r.fail("priority_group", f"no priority group {group!r} in priority_groups")
+        group = None  # the default group is not configured: appointments get no priority
+    outside = r.str("outside_slot", "refuse")
+    try:
+        outside_ = OutsideSlot(outside)
+    except ValueError:
+        raise r.fail("outside_slot", "must be refuse or walk_in") from None
+    rules = AppointmentRules(
+        early_min=r.int("early_min", 30, 0, 24 * 60),
+        late_min=r.int("late_min", 15, 0, 24 * 60),
+        outside_slot=outside_,
+        priority_group=group,
+        max_days_ahead=r.int("max_days_ahead", 7, 1, 60),
+    )
+    r.done()
+    return rules
 
 
 def check_mqtt_url(url: str) -> str | None:
@@ -234,6 +264,7 @@ def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
         batch_max_events=r.int("batch_max_events", 200, 1, 5000),
         max_inflight=r.int("max_inflight", 8, 1, 10),
         session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
+        receipts=r.bool("receipts", False),
         evaluation_url=evaluation_url,
         secret_file=path("secret_file"),
     )

@@ -79,6 +79,22 @@ class QueueRules:
     dispatch: tuple[str, ...]
 
 
+class OutsideSlot(StrEnum):
+    """What check-in outside an appointment's window does."""
+
+    REFUSE = "refuse"
+    WALK_IN = "walk_in"
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentRules:
+    early_min: int = 30  # check-in opens this long before the slot starts
+    late_min: int = 15  # and closes this long after it ends
+    outside_slot: OutsideSlot = OutsideSlot.REFUSE
+    priority_group: str | None = "appointment"
+    max_days_ahead: int = 7
+
+
 @dataclass(frozen=True, slots=True)
 class CloudConfig:
     """The links to the cloud platform; every field optional: a hall runs without a cloud."""
@@ -94,6 +110,7 @@ class CloudConfig:
     batch_max_events: int = 200
     max_inflight: int = 8
     session_expiry_s: int = 7 * 24 * 3600
+    receipts: bool = False  # the cloud confirms stored events on .../receipts
     evaluation_url: str | None = None
     secret_file: Path | None = None
 
@@ -111,6 +128,7 @@ class HallConfig:
     data_dir: Path | None = None
     listen: str | None = None
     cloud: CloudConfig = CloudConfig()
+    appointments: AppointmentRules = AppointmentRules()
 
     def priority_rank(self, name: str | None) -> int | None:
         """Rank of a priority group (0 is served first); None for normal tickets."""

@@ -85,8 +85,64 @@ class Tick:
     """Time passing: ends yesterday's queue and returns suspended tickets when due."""
 
 
+@dataclass(frozen=True, slots=True)
+class CreateAppointment:
+    appointment_id: str
+    category: str
+    slot_start: float
+    slot_end: float
+    identity_hash: str
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAppointment:
+    appointment_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """Turning a booked appointment into a ticket, by ID swipe / typed identity or by id."""
+
+    ticket_id: str
+    identity_hash: str | None = None
+    appointment_id: str | None = None
+    channel: str = "kiosk"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishNotice:
+    notice_id: str
+    text: str
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawNotice:
+    notice_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FromCloud:
+    """A command from the cloud platform, applied at most once by its id.
+
+    Its outcome (applied, or rejected with a reason) is itself an event, so a re-sent
+    command is recognised after a restart too and answered with the first outcome.
+    """
+
+    command_id: str
+    kind: str
+    inner: Command
+    expires_at: float | None = None
+
+
 WindowCommand = (
     CallNext | Recall | NoShow | Complete | Transfer | Suspend | CallBack
     | OpenWindow | PauseWindow | ResumeWindow | CloseWindow
 )
-Command = IssueTicket | WindowCommand | Tick
+HallCommand = (
+    IssueTicket | CreateAppointment | CancelAppointment | CheckIn | PublishNotice
+    | WithdrawNotice
+)
+Command = HallCommand | WindowCommand | Tick | FromCloud

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from controller.config.model import CHANNELS, HallConfig
+from controller.core import appointments, notices
 from controller.core import commands as c
 from controller.core import events as ev
 from controller.core.clock import business_day, within_hours
@@ -33,7 +34,7 @@ class Outcome:
 
 def execute(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> Outcome:
     """Decide and apply. Time-driven events are kept even when the command is refused."""
-    done = _apply_all(state, passage_of_time(state, cfg, now), now)
+    done = _apply_all(state, passage_of_time(state, cfg, now, isinstance(cmd, c.Tick)), now)
     if isinstance(cmd, c.Tick):
         return Outcome(done)
     try:
@@ -49,13 +50,19 @@ def _apply_all(state: HallState, events: list[Event], now: float) -> list[Event]
     return events
 
 
-def passage_of_time(state: HallState, cfg: HallConfig, now: float) -> list[Event]:
+def passage_of_time(state: HallState, cfg: HallConfig, now: float, tick: bool = True
+                    ) -> list[Event]:
+    """What time alone causes. Cheap on every command; the slower sweeps only on a Tick."""
     today = business_day(now, cfg.day)
     out: list[Event] = []
-    for queue in state.waiting.values():
-        for t in queue.values():
-            if t.business_day < today:
-                out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
+    # Every waiting ticket is of state.day or earlier: no older day, nothing to expire.
+    if state.day and state.day < today:
+        for queue in state.waiting.values():
+            for t in queue.values():
+                if t.business_day < today:
+                    out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
+    if tick:
+        out.extend(appointments.no_shows(state, cfg, now))
     for t in state.suspended.values():
         if t.business_day < today:
             out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
@@ -71,13 +78,60 @@ def decide(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> lis
         return _issue(state, cfg, cmd, now)
     if isinstance(cmd, c.Tick):
         return passage_of_time(state, cfg, now)
+    if isinstance(cmd, c.FromCloud):
+        return _from_cloud(state, cfg, cmd, now)
+    if isinstance(cmd, c.CheckIn):
+        return _check_in(state, cfg, cmd, now)
+    if isinstance(cmd, c.CreateAppointment):
+        return appointments.create(state, cfg, cmd, now)
+    if isinstance(cmd, c.CancelAppointment):
+        return appointments.cancel(state, cfg, cmd, now)
+    if isinstance(cmd, c.PublishNotice):
+        return notices.publish(state, cmd, now)
+    if isinstance(cmd, c.WithdrawNotice):
+        return notices.withdraw(state, cmd)
     if cmd.window not in cfg.windows:
         raise not_found("window", f"no window {cmd.window} in this hall")
     handler = _WINDOW_HANDLERS[type(cmd)]
     return handler(state, cfg, cmd, now)
 
 
-def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float) -> list[Event]:
+def _from_cloud(state: HallState, cfg: HallConfig, cmd: c.FromCloud, now: float
+                ) -> list[Event]:
+    """Once per command id: a repeat is refused with `duplicate_command`, and the shell
+    answers it with the first outcome, found in `state.cloud_commands`."""
+    if cmd.command_id in state.cloud_commands:
+        raise Refusal("duplicate_command", f"command {cmd.command_id} was handled already", 200)
+    base = {"command_id": cmd.command_id, "kind": cmd.kind}
+    if cmd.expires_at is not None and cmd.expires_at < now:
+        return [Event(ev.CLOUD_COMMAND_REJECTED,
+                      {**base, "reason": "expired", "detail": "the command expired before it arrived"})]
+    try:
+        inner = decide(state, cfg, cmd.inner, now)
+    except Refusal as refusal:
+        return [Event(ev.CLOUD_COMMAND_REJECTED,
+                      {**base, "reason": refusal.code, "detail": refusal.detail})]
+    refs = {key: getattr(cmd.inner, key) for key in ("ticket_id", "appointment_id", "notice_id")
+            if getattr(cmd.inner, key, None) is not None}
+    return inner + [Event(ev.CLOUD_COMMAND_APPLIED, {**base, **refs})]
+
+
+def _check_in(state: HallState, cfg: HallConfig, cmd: c.CheckIn, now: float) -> list[Event]:
+    appointment, inside = appointments.find_for_check_in(state, cfg, cmd, now)
+    if not inside and not appointments.wants_walk_in(cfg):
+        raise appointments.refuse_outside(cfg, appointment)
+    ticket = c.IssueTicket(
+        cmd.ticket_id, appointment.category, "appointment" if inside else cmd.channel,
+        cfg.appointments.priority_group if inside else None, appointment.identity_hash,
+    )
+    issued = _issue(state, cfg, ticket, now, booked=inside)
+    return appointments.check_in_events(cfg, appointment, inside, cmd.ticket_id, now, issued)
+
+
+def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float,
+           booked: bool = False) -> list[Event]:
+    """`booked`: an appointment's ticket, outside the walk-in quota and per-person limit
+    (the booking was the limit), though never past the 999 numbers of a day."""
     category = cfg.categories.get(cmd.category)
     if category is None:
         raise invalid("unknown_category", f"no business category {cmd.category!r}")
@@ -96,12 +150,14 @@ def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float) ->
     day = business_day(now, cfg.day)
     fresh_day = day != state.day
     issued = 0 if fresh_day else state.issued_today.get(category.prefix, 0)
-    if issued >= category.daily_quota:
+    if issued >= 999:
+        raise Refusal("numbers_exhausted", f"all 999 numbers of {category.name} are used today")
+    if issued >= category.daily_quota and not booked:
         raise Refusal(
             "quota_reached",
             f"today's {category.daily_quota} tickets for {category.name} are all issued",
         )
-    if cmd.identity_hash and category.per_person_daily_limit:
+    if cmd.identity_hash and category.per_person_daily_limit and not booked:
         taken = 0 if fresh_day else state.person_today.get((cmd.identity_hash, category.prefix), 0)
         if taken >= category.per_person_daily_limit:
             raise Refusal(

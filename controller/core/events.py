@@ -26,6 +26,14 @@ WINDOW_OPENED = "window.opened"
 WINDOW_PAUSED = "window.paused"
 WINDOW_RESUMED = "window.resumed"
 WINDOW_CLOSED = "window.closed"
+APPOINTMENT_CREATED = "appointment.created"
+APPOINTMENT_CANCELLED = "appointment.cancelled"
+APPOINTMENT_CHECKED_IN = "appointment.checked_in"
+APPOINTMENT_NO_SHOW = "appointment.no_show"
+NOTICE_PUBLISHED = "notice.published"
+NOTICE_WITHDRAWN = "notice.withdrawn"
+CLOUD_COMMAND_APPLIED = "cloud.command_applied"
+CLOUD_COMMAND_REJECTED = "cloud.command_rejected"
 
 ALL_TYPES = frozenset(
     {
@@ -43,6 +51,14 @@ ALL_TYPES = frozenset(
         WINDOW_PAUSED,
         WINDOW_RESUMED,
         WINDOW_CLOSED,
+        APPOINTMENT_CREATED,
+        APPOINTMENT_CANCELLED,
+        APPOINTMENT_CHECKED_IN,
+        APPOINTMENT_NO_SHOW,
+        NOTICE_PUBLISHED,
+        NOTICE_WITHDRAWN,
+        CLOUD_COMMAND_APPLIED,
+        CLOUD_COMMAND_REJECTED,
     }
 )
 

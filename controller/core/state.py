@@ -7,6 +7,7 @@ The state is mutated in place for speed; `decide` only reads it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -71,6 +72,34 @@ class WindowState:
     served: int = 0
 
 
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+@dataclass(slots=True)
+class Appointment:
+    id: str
+    category: str
+    slot_start: float
+    slot_end: float
+    identity_hash: str
+    source: str
+    status: AppointmentStatus = AppointmentStatus.BOOKED
+    ticket_id: str | None = None
+    late: bool = False
+
+
+@dataclass(slots=True)
+class Notice:
+    id: str
+    text: str
+    published_at: float
+    until: float | None
+
+
 @dataclass(slots=True)
 class HallState:
     """Everything the rules need. `waiting` holds ids per category, directed ones too."""
@@ -85,6 +114,11 @@ class HallState:
     service_min: dict[str, float] = field(default_factory=dict)
     next_order: int = 0
     last_seq: int = 0
+    appointments: dict[str, Appointment] = field(default_factory=dict)
+    booked: dict[str, Appointment] = field(default_factory=dict)  # still to be checked in
+    notices: dict[str, Notice] = field(default_factory=dict)
+    # cloud command id -> its first outcome: {"result": "applied"|"rejected", ...}
+    cloud_commands: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def window(self, number: int) -> WindowState:
         state = self.windows.get(number)
@@ -283,7 +317,45 @@ def _window_closed(state: HallState, d: dict[str, Any], at: float) -> None:
     win.pause_reason = None
 
 
-_HANDLERS = {
+def _appointment_created(state: HallState, d: dict[str, Any], at: float) -> None:
+    a = Appointment(d["appointment_id"], d["category"], d["slot_start"], d["slot_end"],
+                    d["identity_hash"], d.get("source", "api"))
+    state.appointments[a.id] = a
+    state.booked[a.id] = a
+
+
+def _appointment_status(status: AppointmentStatus) -> Handler:
+    def handler(state: HallState, d: dict[str, Any], at: float) -> None:
+        appointment = state.appointments[d["appointment_id"]]
+        appointment.status = status
+        state.booked.pop(appointment.id, None)
+        if status is AppointmentStatus.CHECKED_IN:
+            appointment.ticket_id = d["ticket_id"]
+            appointment.late = bool(d.get("late"))
+    return handler
+
+
+def _notice_published(state: HallState, d: dict[str, Any], at: float) -> None:
+    state.notices[d["notice_id"]] = Notice(d["notice_id"], d["text"], at, d.get("until"))
+
+
+def _notice_withdrawn(state: HallState, d: dict[str, Any], at: float) -> None:
+    state.notices.pop(d["notice_id"], None)
+
+
+def _cloud_command(result: str) -> Handler:
+    def handler(state: HallState, d: dict[str, Any], at: float) -> None:
+        outcome = {"result": result, "kind": d.get("kind")}
+        for key in ("reason", "detail", "reply"):
+            if key in d:
+                outcome[key] = d[key]
+        state.cloud_commands[d["command_id"]] = outcome
+    return handler
+
+
+Handler = Callable[[HallState, dict[str, Any], float], None]
+
+_HANDLERS: dict[str, Handler] = {
     ev.TICKET_ISSUED: _issued,
     ev.TICKET_CALLED: _called,
     ev.TICKET_RECALLED: _recalled,
@@ -298,4 +370,12 @@ _HANDLERS = {
     ev.WINDOW_PAUSED: _window_paused,
     ev.WINDOW_RESUMED: _window_opened,
     ev.WINDOW_CLOSED: _window_closed,
+    ev.APPOINTMENT_CREATED: _appointment_created,
+    ev.APPOINTMENT_CANCELLED: _appointment_status(AppointmentStatus.CANCELLED),
+    ev.APPOINTMENT_CHECKED_IN: _appointment_status(AppointmentStatus.CHECKED_IN),
+    ev.APPOINTMENT_NO_SHOW: _appointment_status(AppointmentStatus.NO_SHOW),
+    ev.NOTICE_PUBLISHED: _notice_published,
+    ev.NOTICE_WITHDRAWN: _notice_withdrawn,
+    ev.CLOUD_COMMAND_APPLIED: _cloud_command("applied"),
+    ev.CLOUD_COMMAND_REJECTED: _cloud_command("rejected"),
 }

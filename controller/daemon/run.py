@@ -28,6 +28,7 @@ from controller.store.eventlog import EventLog
 from controller.store.keys import load_or_create_key
 from controller.store.writer import Reply, Writer, rebuild
 from controller.sync.cursor import CursorStore
+from controller.sync.downlink import DownlinkHandler
 from controller.sync.service import LINK as MQTT_LINK
 from controller.sync.service import MqttSync
 from controller.web.api import Hall
@@ -103,7 +104,8 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
     cursors = await CursorStore.open(data_dir)
     mqtt = None
     if cfg.cloud.mqtt_url:
-        mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors)
+        mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors,
+                        DownlinkHandler(cfg, writer, key))
         hall.sync_status = _status_of(mqtt)
     else:
         hall.sync_status = _idle_status(cursors, writer)

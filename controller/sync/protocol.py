@@ -40,6 +40,11 @@ class Topics:
         return self._t("commands")
 
     @property
+    def receipts(self) -> str:
+        """Down: the receiver's end-to-end receipts, {"last_seq": N}."""
+        return self._t("receipts")
+
+    @property
     def acks(self) -> str:
         """Up: one acknowledgement per command, with its result."""
         return self._t("acks")

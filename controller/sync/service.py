@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+import json
 from typing import Any
 
 import aiomqtt
@@ -16,6 +16,7 @@ from controller.config.model import HallConfig
 from controller.store.eventlog import EventLog
 from controller.store.writer import Writer
 from controller.sync.cursor import CursorStore
+from controller.sync.downlink import DownlinkHandler
 from controller.sync.mqtt_client import make_client
 from controller.sync.protocol import Topics, encode_batch, status_payload
 from controller.sync.reconnect import AuthFailed, LinkState, ReconnectLogic
@@ -28,12 +29,9 @@ PUBLISH_TIMEOUT_S = 30.0
 # CONNACK reason codes that mean "your credentials": wait long before trying again.
 _AUTH_CODES = {4, 5, 134, 135}
 
-Downlink = Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]]
-
-
 class MqttSync:
     def __init__(self, cfg: HallConfig, url: str, event_log: EventLog, writer: Writer,
-                 cursors: CursorStore, downlink: Downlink | None = None) -> None:
+                 cursors: CursorStore, downlink: DownlinkHandler | None = None) -> None:
         self.cfg = cfg
         self.url = url
         self.log = event_log
@@ -41,7 +39,8 @@ class MqttSync:
         self.topics = Topics(cfg.cloud.topic_prefix, cfg.hall_id)
         self.uplink = Uplink(LINK, event_log, cursors,
                              lambda batch: encode_batch(cfg.hall_id, batch),
-                             cfg.cloud.batch_max_events, cfg.cloud.max_inflight)
+                             cfg.cloud.batch_max_events, cfg.cloud.max_inflight,
+                             cfg.cloud.receipts)
         self.downlink = downlink
         writer.subscribe(self.uplink.notify)
         self.logic = ReconnectLogic(LINK, self._session)
@@ -63,6 +62,8 @@ class MqttSync:
             await client.publish(self.topics.status, status_payload(self.cfg.hall_id, True),
                                  qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S)
             await client.subscribe(self.topics.commands, qos=1)
+            if self.cfg.cloud.receipts:
+                await client.subscribe(self.topics.receipts, qos=1)
 
             async def publish(payload: bytes) -> None:
                 await client.publish(self.topics.events, payload, qos=1,
@@ -87,13 +88,33 @@ class MqttSync:
                 pass
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        async def send(ack: dict[str, Any]) -> None:
+            await client.publish(self.topics.acks, json.dumps(ack, ensure_ascii=False).encode(),
+                                 qos=1, timeout=PUBLISH_TIMEOUT_S)
+
         async for message in client.messages:
-            if self.downlink is not None:
-                await self.downlink(client, message)
+            payload = message.payload
+            if isinstance(payload, str):
+                payload = payload.encode()
+            elif not isinstance(payload, bytes | bytearray):
+                payload = b""
+            if message.topic.matches(self.topics.receipts):
+                await self._receipt(bytes(payload))
+            elif self.downlink is not None:
+                await self.downlink.handle(bytes(payload), send)
+
+    async def _receipt(self, payload: bytes) -> None:
+        try:
+            seq = json.loads(payload)["last_seq"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("receipt_malformed")
+            return
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            await self.uplink.receipt(seq)
 
     async def status(self) -> dict[str, Any]:
         last = self.writer.state.last_seq
-        acked = self.uplink.acked
+        acked = self.uplink.restart_point
         oldest_age = None
         if last > acked:
             first = await self.log.read(acked, 1)
@@ -105,6 +126,7 @@ class MqttSync:
             "state": self.logic.state.value,
             "connected": self.logic.state is LinkState.CONNECTED,
             "cursor": acked,
+            "receipt_cursor": self.uplink.received if self.uplink.receipts else None,
             "backlog": max(0, last - acked),
             "oldest_unsent_age_s": oldest_age,
             "last_error": self.logic.last_error,

@@ -20,9 +20,16 @@ Encode = Callable[[list[Envelope]], bytes]
 
 
 class Uplink:
+    """`link` is the broker-acknowledged cursor. With `receipts`, a second cursor
+    (`link` + ".receipt") records what the receiver itself confirmed having stored, and
+    each new session starts from there: a broker that crashes after its PUBACK (and so
+    loses messages it had accepted) costs re-sends, never events."""
+
     def __init__(self, link: str, log: EventLog, cursors: CursorStore, encode: Encode,
-                 batch_max: int = 200, max_inflight: int = 8) -> None:
+                 batch_max: int = 200, max_inflight: int = 8, receipts: bool = False) -> None:
         self.link = link
+        self.receipts = receipts
+        self.received = 0  # the receiver-confirmed cursor, when receipts are on
         self.log = log
         self.cursors = cursors
         self.encode = encode
@@ -38,11 +45,26 @@ class Uplink:
 
     async def load(self) -> None:
         self.acked = await self.cursors.get(self.link)
+        if self.receipts:
+            self.received = await self.cursors.get(self.link + ".receipt")
+
+    async def receipt(self, seq: int) -> None:
+        """The receiver stored everything up to `seq` (never past what the broker acked:
+        a receiver cannot have stored what was never sent)."""
+        seq = min(seq, self.acked)
+        if seq > self.received:
+            await self.cursors.advance(self.link + ".receipt", seq)
+            self.received = seq
+
+    @property
+    def restart_point(self) -> int:
+        return min(self.acked, self.received) if self.receipts else self.acked
 
     async def drain(self, publish: Publish) -> None:
         """Runs for one connected session; returns only by raising (link broken)."""
         await self.load()
-        sent = self.acked
+        # Batches re-sent below the broker cursor are acknowledged again without moving it.
+        sent = self.restart_point
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
         try:
             while True:

@@ -1,0 +1,1 @@
+"""The reference cloud platform: `hallctl cloud-sim`."""

@@ -1,0 +1,68 @@
+"""Fixtures for cloud sync: a private Mosquitto, the reference cloud in this process, and a
+hall daemon (in-process) wired to both. Nothing touches the machine's own broker."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from controller.cloudsim.server import CloudSim
+from controller.config import HallConfig
+from controller.daemon.run import serve
+from tests.broker import Broker
+from tests.conftest import Api, free_port, make_tokens, wait_healthy
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture
+async def cloud(broker: Broker) -> AsyncIterator[CloudSim]:
+    sim = CloudSim(broker.url, secret=b"test-secret", resend_s=1.0)
+    task = asyncio.create_task(sim.logic.run())
+    await asyncio.wait_for(sim._connected.wait(), 10)
+    yield sim
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def cloud_cfg(cfg: HallConfig, url: str, **cloud: object) -> HallConfig:
+    return dataclasses.replace(
+        cfg, cloud=dataclasses.replace(cfg.cloud, mqtt_url=url, receipts=True, **cloud))
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def synced_hall(tmp_path: Path, demo_cfg: HallConfig, broker: Broker
+                      ) -> AsyncIterator[Api]:
+    data_dir = tmp_path / "data"
+    tokens = make_tokens(data_dir)
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve(cloud_cfg(demo_cfg, broker.url), data_dir, f"127.0.0.1:{port}", stop))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(base)
+        async with aiohttp.ClientSession() as session:
+            yield Api(base, session, tokens)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)

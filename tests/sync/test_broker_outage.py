@@ -1,0 +1,78 @@
+"""The hall keeps serving while the broker is away, and the cloud ends up with every event
+exactly once in effect and in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+from controller.cloudsim.server import CloudSim
+from tests.broker import Broker
+from tests.conftest import Api
+from tests.sync.conftest import wait_until
+from tests.sync.load import morning, open_windows
+
+
+async def last_seq(api: Api) -> int:
+    status, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
+    assert status == 200
+    return int(body["last_seq"])
+
+
+async def wait_backlog_empty(api: Api, timeout: float = 30.0) -> None:
+    """/api/sync reports the link connected with nothing left unconfirmed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
+        link = body["links"][0]
+        if link["state"] == "connected" and link["backlog"] == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"sync never settled: {link}"
+        await asyncio.sleep(0.1)
+
+
+def assert_complete_and_ordered(cloud: CloudSim, hall_id: str, last: int) -> None:
+    record = cloud.halls[hall_id]
+    seqs = [e["seq"] for e in record.events.values()]
+    assert seqs == list(range(1, last + 1)), "every event once, in seq order"
+    assert record.out_of_order == 0
+
+
+async def test_broker_stopped_30s_under_load(synced_hall: Api, broker: Broker,
+                                             cloud: CloudSim) -> None:
+    await open_windows(synced_hall)
+    await morning(synced_hall, 50)
+    broker.stop()
+    outage = asyncio.get_running_loop().time()
+    answered = await morning(synced_hall, 500)  # the hall answers every request meanwhile
+    assert answered > 500
+    status, body = await synced_hall.call("GET", "/api/sync", synced_hall.tokens.supervisor)
+    assert body["links"][0]["connected"] is False
+    assert body["links"][0]["backlog"] > 0
+    await asyncio.sleep(max(0.0, 30 - (asyncio.get_running_loop().time() - outage)))
+    broker.start()
+    last = await last_seq(synced_hall)
+    await wait_until(lambda: cloud.halls.get("demo-330100") is not None
+                     and cloud.halls["demo-330100"].contiguous >= last, 60, "the cloud to catch up")
+    assert_complete_and_ordered(cloud, "demo-330100", last)
+    await wait_backlog_empty(synced_hall)
+
+
+async def test_broker_killed_and_restarted_ten_times(synced_hall: Api, broker: Broker,
+                                                     cloud: CloudSim) -> None:
+    await open_windows(synced_hall)
+
+    async def chaos() -> None:
+        for _ in range(10):
+            await asyncio.sleep(1.0)
+            broker.kill()
+            await asyncio.sleep(1.0)
+            broker.start()
+
+    load = asyncio.create_task(morning(synced_hall, 500, concurrency=4))
+    await chaos()
+    await load
+    last = await last_seq(synced_hall)
+    await wait_until(lambda: cloud.halls.get("demo-330100") is not None
+                     and cloud.halls["demo-330100"].contiguous >= last, 90, "the cloud to catch up")
+    assert_complete_and_ordered(cloud, "demo-330100", last)
+    await wait_backlog_empty(synced_hall)
