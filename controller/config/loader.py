@@ -20,12 +20,14 @@ from controller.config.model import (
     BusinessDay,
     Category,
     CloudConfig,
+    EvaluationReason,
     HallConfig,
     Landing,
     OutsideSlot,
     Post,
     PriorityGroup,
     QueueRules,
+    ReviewSystem,
     Window,
 )
 
@@ -179,6 +181,17 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         priorities.append(PriorityGroup(name=name, label=r.str("label", name)))
         r.done()
     cloud = _parse_cloud(_Reader(file, "cloud", top.table_("cloud", {})), file)
+    reasons: list[EvaluationReason] = []
+    for i, item in enumerate(top.list_("evaluation_reasons", [])):
+        r = _Reader(file, f"evaluation_reasons[{i}]", item)
+        code = r.str("code", _REQUIRED)
+        if not re.fullmatch(r"[0-9A-Za-z_]{1,16}", code):
+            raise r.fail("code", "must be 1-16 letters, digits or '_'")
+        if any(x.code == code for x in reasons):
+            raise r.fail("code", f"duplicate reason code {code!r}")
+        reasons.append(EvaluationReason(code, r.str("label", _REQUIRED)))
+        r.done()
+    review = _parse_review(_Reader(file, "review", top.table_("review", {})))
     appointments = _parse_appointments(
         _Reader(file, "appointments", top.table_("appointments", {})),
         {p.name for p in priorities},
@@ -198,7 +211,33 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         listen=listen,
         cloud=cloud,
         appointments=appointments,
+        evaluation_reasons=tuple(reasons),
+        review=review,
     )
+
+
+def _parse_review(r: _Reader) -> ReviewSystem:
+    default = ReviewSystem()
+    codes = r.table_("channel_codes", None)
+    channel_codes = default.channel_codes
+    if codes is not None:
+        for channel, code in codes.items():
+            if not isinstance(code, str):
+                raise r.fail(f"channel_codes.{channel}", "must be a string code")
+        channel_codes = tuple((str(k), str(v)) for k, v in codes.items())
+    dept_code = r.str("dept_code", None) or ""
+    if dept_code and not re.fullmatch(r"[0-9A-Z]{18}", dept_code):
+        raise r.fail("dept_code", "must be the 18-character unified social credit code")
+    review = ReviewSystem(
+        area_code=r.str("area_code", None) or "",
+        area_name=r.str("area_name", None) or "",
+        dept_code=dept_code,
+        dept_name=r.str("dept_name", None) or "",
+        data_source=r.str("data_source", default.data_source),
+        channel_codes=channel_codes,
+    )
+    r.done()
+    return review
 
 
 def _parse_appointments(r: _Reader, groups: set[str]) -> AppointmentRules:

@@ -96,6 +96,29 @@ class AppointmentRules:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationReason:
+    """A reason a citizen may give for a low rating; `code` goes into evalDetail upstream."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSystem:
+    """Fixed fields of the provincial review (好差评) reports, and the code-table mapping."""
+
+    area_code: str = ""
+    area_name: str = ""
+    dept_code: str = ""  # 18-character unified social credit code
+    dept_name: str = ""
+    data_source: str = "133"
+    # our channel -> the review system's `pf` code (Zhejiang list by default)
+    channel_codes: tuple[tuple[str, str], ...] = (
+        ("pad", "4"), ("keypad", "5"), ("kiosk", "5"), ("sms", "6"), ("qr", "3"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CloudConfig:
     """The links to the cloud platform; every field optional: a hall runs without a cloud."""
 
@@ -129,6 +152,8 @@ class HallConfig:
     listen: str | None = None
     cloud: CloudConfig = CloudConfig()
     appointments: AppointmentRules = AppointmentRules()
+    evaluation_reasons: tuple[EvaluationReason, ...] = ()
+    review: ReviewSystem = ReviewSystem()
 
     def priority_rank(self, name: str | None) -> int | None:
         """Rank of a priority group (0 is served first); None for normal tickets."""

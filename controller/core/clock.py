@@ -31,3 +31,12 @@ def iso(at: float | None, day: BusinessDay) -> str | None:
     if at is None:
         return None
     return local(at, day).isoformat(timespec="seconds")
+
+
+def parse_instant(text: str) -> float:
+    """ISO 8601 with a UTC offset to epoch seconds; a time without an offset is refused,
+    because a hall, its cloud and its clerks may not share a zone."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("the time needs a UTC offset, e.g. 2026-11-30T09:00:00+08:00")
+    return parsed.timestamp()

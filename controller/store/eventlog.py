@@ -10,7 +10,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,18 @@ class Envelope:
     type: str
     data: dict[str, Any]
     actor: str | None = None
+    encoded: str | None = field(default=None, repr=False, compare=False)
 
     def row(self) -> tuple[int, str, float, str, str, str | None]:
-        return (self.seq, self.id, self.ts, self.type,
-                json.dumps(self.data, ensure_ascii=False, separators=(",", ":")), self.actor)
+        return (self.seq, self.id, self.ts, self.type, self.encoded or encode_data(self.data),
+                self.actor)
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    """The payload as stored; raises (ValueError, TypeError) for what SQLite cannot hold."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text.encode("utf-8")  # a lone surrogate passes json.dumps but not SQLite
+    return text
 
 
 @dataclass(frozen=True, slots=True)

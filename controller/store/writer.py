@@ -23,7 +23,13 @@ from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core.engine import Outcome, execute
 from controller.core.state import HallState, apply
-from controller.store.eventlog import Envelope, EventLog, IdempotencyRow, StoreError
+from controller.store.eventlog import (
+    Envelope,
+    EventLog,
+    IdempotencyRow,
+    StoreError,
+    encode_data,
+)
 
 log = structlog.get_logger("writer")
 
@@ -73,6 +79,9 @@ class Writer:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.subscribers: list[Callable[[list[Envelope]], None]] = []
         self.answers: dict[tuple[str, str], IdempotencyRow] = {}
+        # Keys whose first request is queued or committing: a retry waits for its answer
+        # instead of running again (a kiosk re-sending while the first is on its way).
+        self._in_flight: dict[tuple[str, str], _Job] = {}
         self.commits = 0
         self.last_commit_at = 0.0
         self._closing = False
@@ -92,11 +101,22 @@ class Writer:
         if self._closing:
             raise StoreError("the hall controller is shutting down")
         if idem is not None:
-            stored = self.answers.get((idem.principal, idem.key))
+            slot = (idem.principal, idem.key)
+            stored = self.answers.get(slot)
             if stored is not None:
                 return self._replay(stored, idem)
+            first = self._in_flight.get(slot)
+            if first is not None:
+                assert first.idem is not None
+                if first.idem.fingerprint != idem.fingerprint:
+                    raise IdempotencyMismatch(idem.key)
+                return await asyncio.shield(first.future)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Job(command, render, actor, idem, future))
+        job = _Job(command, render, actor, idem, future)
+        if idem is not None:
+            self._in_flight[(idem.principal, idem.key)] = job
+            future.add_done_callback(lambda _: self._in_flight.pop((idem.principal, idem.key), None))
+        self.queue.put_nowait(job)
         return await future
 
     @staticmethod
@@ -150,18 +170,23 @@ class Writer:
             try:
                 outcome = execute(self.state, self.cfg, job.command, now)
                 reply = job.render(self.state, outcome)
+                # Encoded here, inside this command's own failure boundary: data SQLite
+                # cannot store fails this command alone, not the whole group's commit.
+                encoded = [encode_data(e.data) for e in outcome.events]
+                body = json.dumps(reply[1], ensure_ascii=False)
+                body.encode("utf-8")
             except Exception as exc:  # a bug in one command must not sink its group
                 log.exception("command_failed", command=type(job.command).__name__)
                 replies.append((job, exc))
                 dirty = True  # it may have applied part of its events: rebuild below
                 continue
-            for event in outcome.events:
+            for event, text in zip(outcome.events, encoded, strict=True):
                 seq += 1
                 envelopes.append(Envelope(seq, str(uuid6.uuid7()), now, event.type,
-                                          event.data, job.actor))
+                                          event.data, job.actor, text))
             if job.idem is not None:
                 row = IdempotencyRow(job.idem.principal, job.idem.key, job.idem.fingerprint,
-                                     reply[0], json.dumps(reply[1], ensure_ascii=False), now)
+                                     reply[0], body, now)
                 answers.append(row)
                 pending[(row.principal, row.key)] = row
             replies.append((job, reply))

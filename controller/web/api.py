@@ -7,6 +7,7 @@ single writer, and answer with what the writer rendered after the commit.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ class Hall:
 
 
 HALL = web.AppKey("hall", Hall)
+MAX_SEQ = 2**62  # SQLite integers are 64-bit signed
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -68,6 +70,7 @@ class Route:
     roles: frozenset[Role] | None  # None: public
     body: Schema | None = None
     window_scoped: bool = False
+    status: int = 200  # the success status, 201 where something is created
 
 
 def _hall(request: web.Request) -> Hall:
@@ -92,8 +95,12 @@ async def _submit(request: web.Request, who: Principal, command: c.Command,
     if key is not None:
         if not 1 <= len(key) <= 200:
             raise ApiError(400, "bad_idempotency_key", "Idempotency-Key has 1-200 characters")
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.path.encode() + b"\n" + raw
+        # Keyed: a body may hold an ID number, and a plain digest of it could be reversed
+        # by hashing every possible ID (there are only about 10^11).
+        fingerprint = hmac.new(
+            hall.identity_key,
+            request.method.encode() + b" " + request.path.encode() + b"\n" + raw,
+            hashlib.sha256,
         ).hexdigest()
         idem = IdempotencyKey(who.token_id, key, fingerprint)
     status, body = await hall.writer.submit(command, render, who.token_id, idem)
@@ -156,7 +163,7 @@ async def get_windows(request: web.Request) -> web.Response:
 
 def _window_number(request: web.Request) -> int:
     raw = request.match_info["number"]
-    if not raw.isdigit() or int(raw) not in _hall(request).cfg.windows:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in _hall(request).cfg.windows:
         raise ApiError(404, "window_not_found", f"no window {raw} in this hall")
     return int(raw)
 
@@ -247,8 +254,8 @@ async def get_events(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))
     except ValueError:
         raise ApiError(400, "bad_query", "after and limit must be integers") from None
-    if after < 0 or not 1 <= limit <= 1000:
-        raise ApiError(400, "bad_query", "after must be >= 0 and limit 1-1000")
+    if not 0 <= after <= MAX_SEQ or not 1 <= limit <= 1000:
+        raise ApiError(400, "bad_query", f"after must be 0-{MAX_SEQ} and limit 1-1000")
     events = await hall.log.read(after, limit)
     return json_response({
         "events": [envelope_view(e, hall) for e in events],
@@ -319,7 +326,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 def routes() -> list[Route]:
     table = [
-        Route("POST", "/api/tickets", issue_ticket, "Issue a ticket", ISSUE_ROLES, ISSUE_BODY),
+        Route("POST", "/api/tickets", issue_ticket, "Issue a ticket", ISSUE_ROLES, ISSUE_BODY,
+              status=201),
         Route("GET", "/api/tickets/{ticket_id}", get_ticket, "A ticket with its history",
               ANY_ROLE),
         Route("GET", "/api/queue", get_queue, "Each category with its waiting tickets", None),
@@ -335,4 +343,6 @@ def routes() -> list[Route]:
         table.append(Route("POST", f"/api/windows/{{number}}/{action.name}",
                            _window_action(action), action.summary, WINDOW_ROLES, action.body,
                            window_scoped=True))
-    return table
+    from controller.web.api_appointments import appointment_routes  # it imports this module
+
+    return table + appointment_routes()

@@ -50,6 +50,8 @@ def parse(raw: bytes, schema: Schema) -> dict[str, Any]:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "bad_json", "the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "the body must be a JSON object")
     for name in body:
@@ -66,6 +68,10 @@ def parse(raw: bytes, schema: Schema) -> dict[str, Any]:
         if f.kind == "string":
             if not isinstance(value, str):
                 raise ApiError(400, "bad_field", f"field {name!r} must be a string")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: JSON allows it, text does not
+                raise ApiError(400, "bad_field", f"field {name!r} is not valid text") from None
             if len(value) > f.max_length:
                 raise ApiError(400, "bad_field",
                                f"field {name!r} has at most {f.max_length} characters")

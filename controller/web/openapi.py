@@ -26,8 +26,7 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
             "summary": route.summary,
             "operationId": route.handler.__name__ + "_" + route.path.rsplit("/", 1)[-1],
             "responses": {
-                "200" if route.method == "GET" or route.window_scoped else "201":
-                    {"description": "OK", "content": {"application/json": {}}},
+                str(route.status): {"description": "OK", "content": {"application/json": {}}},
                 "400": _error_ref("bad input"),
                 "404": _error_ref("no such resource"),
             },
@@ -35,7 +34,8 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
         params = [
             {"name": name, "in": "path", "required": True,
              "schema": {"type": "integer" if name == "number" else "string"}}
-            for name in ("number", "ticket_id") if "{" + name + "}" in route.path
+            for name in ("number", "ticket_id", "appointment_id", "notice_id")
+            if "{" + name + "}" in route.path
         ]
         if params:
             op["parameters"] = params

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from controller.store.eventlog import Envelope
-from controller.web.api import HALL, Hall, envelope_view
+from controller.web.api import HALL, MAX_SEQ, Hall, envelope_view
 from controller.web.errors import ApiError
 
 CLIENT_QUEUE = 2048
@@ -52,6 +52,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         after = int(request.query.get("after", "-1"))
     except ValueError:
         raise ApiError(400, "bad_query", "after must be an integer") from None
+    if after > MAX_SEQ:
+        raise ApiError(400, "bad_query", f"after must be at most {MAX_SEQ}")
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     queue: asyncio.Queue[list[Envelope] | None] = asyncio.Queue(CLIENT_QUEUE)
