@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token; printed once, stored hashed")
-    create.add_argument("--role", required=True, choices=["kiosk", "clerk", "supervisor", "admin"])
-    create.add_argument("--window", type=int, default=None, help="the clerk's window")
+    create.add_argument("--role", required=True, choices=["kiosk", "clerk", "pad", "supervisor", "admin"])
+    create.add_argument("--window", type=int, default=None, help="the window of a clerk or pad token")
     create.add_argument("--config", type=Path, default=None)
     create.add_argument("--data-dir", type=Path, default=None)
     return p

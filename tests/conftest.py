@@ -46,6 +46,7 @@ class Tokens:
     supervisor: str
     admin: str
     clerk: dict[int, str] = field(default_factory=dict)
+    pad: dict[int, str] = field(default_factory=dict)
 
 
 def make_tokens(data_dir: Path, clerk_windows: tuple[int, ...] = (1, 2)) -> Tokens:
@@ -53,7 +54,8 @@ def make_tokens(data_dir: Path, clerk_windows: tuple[int, ...] = (1, 2)) -> Toke
         return create_token(data_dir, role, window)[1]
 
     return Tokens(make("kiosk"), make("supervisor"), make("admin"),
-                  {w: make("clerk", w) for w in clerk_windows})
+                  {w: make("clerk", w) for w in clerk_windows},
+                  {w: make("pad", w) for w in clerk_windows})
 
 
 @dataclass

@@ -305,6 +305,7 @@ def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
         session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
         receipts=r.bool("receipts", False),
         evaluation_url=evaluation_url,
+        evaluation_timeout_s=float(r.number("evaluation_timeout_s", 10.0)),
         secret_file=path("secret_file"),
     )
     if (cloud.cert_file is None) != (cloud.key_file is None):

@@ -135,6 +135,7 @@ class CloudConfig:
     session_expiry_s: int = 7 * 24 * 3600
     receipts: bool = False  # the cloud confirms stored events on .../receipts
     evaluation_url: str | None = None
+    evaluation_timeout_s: float = 10.0
     secret_file: Path | None = None
 
 

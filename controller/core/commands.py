@@ -124,6 +124,40 @@ class WithdrawNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class Evaluate:
+    """A citizen's rating of a service (5.4.3): of a ticket, or of the case it became.
+
+    `pad_window`: set when a window's pad rates, which may only rate that window's last
+    completed service."""
+
+    evaluation_id: str
+    level: int
+    channel: str
+    ticket_id: str | None = None
+    case_no: str | None = None
+    reasons: tuple[str, ...] = ()
+    comment: str | None = None
+    pad_window: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReport:
+    """What the review system answered for an evaluation: delivered, or parked on a 4xx."""
+
+    evaluation_id: str
+    delivered: bool
+    status: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    """A supervisor sends a parked evaluation report again."""
+
+    evaluation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class FromCloud:
     """A command from the cloud platform, applied at most once by its id.
 
@@ -143,6 +177,6 @@ WindowCommand = (
 )
 HallCommand = (
     IssueTicket | CreateAppointment | CancelAppointment | CheckIn | PublishNotice
-    | WithdrawNotice
+    | WithdrawNotice | Evaluate | RecordReport | RetryReport
 )
 Command = HallCommand | WindowCommand | Tick | FromCloud

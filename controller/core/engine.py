@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from controller.config.model import CHANNELS, HallConfig
-from controller.core import appointments, notices
+from controller.core import appointments, evaluations, notices
 from controller.core import commands as c
 from controller.core import events as ev
 from controller.core.clock import business_day, within_hours
@@ -90,6 +90,12 @@ def decide(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> lis
         return notices.publish(state, cmd, now)
     if isinstance(cmd, c.WithdrawNotice):
         return notices.withdraw(state, cmd)
+    if isinstance(cmd, c.Evaluate):
+        return evaluations.evaluate(state, cfg, cmd, now)
+    if isinstance(cmd, c.RecordReport):
+        return evaluations.record_report(state, cmd)
+    if isinstance(cmd, c.RetryReport):
+        return evaluations.retry_report(state, cmd)
     if cmd.window not in cfg.windows:
         raise not_found("window", f"no window {cmd.window} in this hall")
     handler = _WINDOW_HANDLERS[type(cmd)]

@@ -32,6 +32,10 @@ APPOINTMENT_CHECKED_IN = "appointment.checked_in"
 APPOINTMENT_NO_SHOW = "appointment.no_show"
 NOTICE_PUBLISHED = "notice.published"
 NOTICE_WITHDRAWN = "notice.withdrawn"
+EVALUATION_RECORDED = "evaluation.recorded"
+EVALUATION_REPORTED = "evaluation.reported"
+EVALUATION_REPORT_PARKED = "evaluation.report_parked"
+EVALUATION_REPORT_RETRY = "evaluation.report_retry"
 CLOUD_COMMAND_APPLIED = "cloud.command_applied"
 CLOUD_COMMAND_REJECTED = "cloud.command_rejected"
 
@@ -59,6 +63,10 @@ ALL_TYPES = frozenset(
         NOTICE_WITHDRAWN,
         CLOUD_COMMAND_APPLIED,
         CLOUD_COMMAND_REJECTED,
+        EVALUATION_RECORDED,
+        EVALUATION_REPORTED,
+        EVALUATION_REPORT_PARKED,
+        EVALUATION_REPORT_RETRY,
     }
 )
 

@@ -70,6 +70,7 @@ class WindowState:
     current: str | None = None
     credits: dict[str, int] = field(default_factory=dict)
     served: int = 0
+    last_completed: str | None = None  # what this window's pad may rate
 
 
 class AppointmentStatus(StrEnum):
@@ -100,6 +101,26 @@ class Notice:
     until: float | None
 
 
+class ReportState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    PARKED = "parked"  # the review system refused it (4xx): waits for a supervisor
+
+
+@dataclass(slots=True)
+class Evaluation:
+    id: str
+    ticket_id: str
+    key: str  # "case:<no>" or "ticket:<id>": one evaluation each
+    level: int
+    channel: str
+    at: float
+    data: dict[str, Any]
+    report: ReportState = ReportState.PENDING
+    report_status: int | None = None
+    report_detail: str | None = None
+
+
 @dataclass(slots=True)
 class HallState:
     """Everything the rules need. `waiting` holds ids per category, directed ones too."""
@@ -119,6 +140,8 @@ class HallState:
     notices: dict[str, Notice] = field(default_factory=dict)
     # cloud command id -> its first outcome: {"result": "applied"|"rejected", ...}
     cloud_commands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    evaluated: dict[str, str] = field(default_factory=dict)  # key -> evaluation id
 
     def window(self, number: int) -> WindowState:
         state = self.windows.get(number)
@@ -244,7 +267,9 @@ def _completed(state: HallState, d: dict[str, Any], at: float) -> None:
             else previous + SERVICE_EWMA_ALPHA * (minutes - previous)
         )
     if ticket.window is not None:
-        state.window(ticket.window).served += 1
+        win = state.window(ticket.window)
+        win.served += 1
+        win.last_completed = ticket.id
     ticket.case_no = d.get("case_no")
     ticket.item_code = d.get("item_code")
     _finish(state, ticket, TicketStatus.COMPLETED, at)
@@ -353,6 +378,22 @@ def _cloud_command(result: str) -> Handler:
     return handler
 
 
+def _evaluation_recorded(state: HallState, d: dict[str, Any], at: float) -> None:
+    e = Evaluation(d["evaluation_id"], d["ticket_id"], d["key"], d["level"], d["channel"],
+                   at, d)
+    state.evaluations[e.id] = e
+    state.evaluated[e.key] = e.id
+
+
+def _report(report: ReportState) -> Handler:
+    def handler(state: HallState, d: dict[str, Any], at: float) -> None:
+        e = state.evaluations[d["evaluation_id"]]
+        e.report = report
+        e.report_status = d.get("status")
+        e.report_detail = d.get("detail")
+    return handler
+
+
 Handler = Callable[[HallState, dict[str, Any], float], None]
 
 _HANDLERS: dict[str, Handler] = {
@@ -376,6 +417,10 @@ _HANDLERS: dict[str, Handler] = {
     ev.APPOINTMENT_NO_SHOW: _appointment_status(AppointmentStatus.NO_SHOW),
     ev.NOTICE_PUBLISHED: _notice_published,
     ev.NOTICE_WITHDRAWN: _notice_withdrawn,
+    ev.EVALUATION_RECORDED: _evaluation_recorded,
+    ev.EVALUATION_REPORTED: _report(ReportState.DELIVERED),
+    ev.EVALUATION_REPORT_PARKED: _report(ReportState.PARKED),
+    ev.EVALUATION_REPORT_RETRY: _report(ReportState.PENDING),
     ev.CLOUD_COMMAND_APPLIED: _cloud_command("applied"),
     ev.CLOUD_COMMAND_REJECTED: _cloud_command("rejected"),
 }

@@ -17,10 +17,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from controller.config import ConfigError
 from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core.engine import Outcome
-from controller.core.state import HallState
+from controller.core.state import HallState, ReportState
 from controller.daemon.lock import DataDirLock
 from controller.daemon.notify import notify, watchdog_interval
 from controller.daemon.supervisor import Supervisor
@@ -30,6 +31,8 @@ from controller.store.writer import Reply, Writer, rebuild
 from controller.sync.cursor import CursorStore
 from controller.sync.downlink import DownlinkHandler
 from controller.sync.service import LINK as MQTT_LINK
+from controller.sync.review_uplink import LINK as REVIEW_LINK
+from controller.sync.review_uplink import ReviewUplink
 from controller.sync.service import MqttSync
 from controller.web.api import Hall
 from controller.web.app import build_app
@@ -66,21 +69,38 @@ async def _watchdog(writer: Writer, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def _status_of(mqtt: MqttSync) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
-    async def status() -> list[dict[str, Any]]:
-        return [await mqtt.status()]
+StatusFn = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def _not_configured(link: str, cursors: CursorStore, writer: Writer) -> StatusFn:
+    """No such link configured: the hall runs, and the backlog simply waits for one."""
+    async def status() -> dict[str, Any]:
+        acked = await cursors.get(link)
+        backlog = (writer.state.last_seq - acked if link == MQTT_LINK else
+                   sum(1 for e in writer.state.evaluations.values()
+                       if e.report is ReportState.PENDING))
+        return {"link": link, "url": None, "state": "not_configured", "connected": False,
+                "cursor": acked, "backlog": max(0, backlog), "oldest_unsent_age_s": None,
+                "last_error": None}
     return status
 
 
-def _idle_status(cursors: CursorStore, writer: Writer
-                 ) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
-    """No cloud configured: the hall runs, and the backlog simply waits for one."""
+def _all_links(parts: list[StatusFn]) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
     async def status() -> list[dict[str, Any]]:
-        acked = await cursors.get(MQTT_LINK)
-        return [{"link": MQTT_LINK, "url": None, "state": "not_configured", "connected": False,
-                 "cursor": acked, "backlog": max(0, writer.state.last_seq - acked),
-                 "oldest_unsent_age_s": None, "last_error": None, "connects": 0}]
+        return [await part() for part in parts]
     return status
+
+
+def _read_secret(cfg: HallConfig) -> bytes | None:
+    if cfg.cloud.secret_file is None:
+        return None
+    try:
+        secret = cfg.cloud.secret_file.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(cfg.source, "cloud.secret_file", f"cannot be read: {exc}") from None
+    if not secret:
+        raise ConfigError(cfg.source, "cloud.secret_file", "the file is empty")
+    return secret
 
 
 async def serve(cfg: HallConfig, data_dir: Path, listen: str,
@@ -95,6 +115,7 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str,
 
 async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyncio.Event) -> None:
     started = time.time()
+    secret = _read_secret(cfg)  # a config problem stops the start, before anything opens
     key = load_or_create_key(data_dir)
     event_log = await EventLog.open(data_dir)
     state = await rebuild(event_log)
@@ -103,12 +124,17 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
     hall = Hall(cfg, writer, event_log, Authenticator(event_log), key, started)
     cursors = await CursorStore.open(data_dir)
     mqtt = None
+    review = None
     if cfg.cloud.mqtt_url:
         mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors,
                         DownlinkHandler(cfg, writer, key))
-        hall.sync_status = _status_of(mqtt)
-    else:
-        hall.sync_status = _idle_status(cursors, writer)
+    if cfg.cloud.evaluation_url:
+        review = ReviewUplink(cfg, cfg.cloud.evaluation_url, secret, event_log, writer, cursors,
+                              cfg.cloud.evaluation_timeout_s)
+    hall.sync_status = _all_links([
+        mqtt.status if mqtt else _not_configured(MQTT_LINK, cursors, writer),
+        review.status if review else _not_configured(REVIEW_LINK, cursors, writer),
+    ])
     app = build_app(hall)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
@@ -117,6 +143,8 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
     supervisor.start("writer", writer.run)
     if mqtt is not None:
         supervisor.start("mqtt", mqtt.run)
+    if review is not None:
+        supervisor.start("haochaping", review.run)
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()

@@ -21,8 +21,12 @@ from controller.store.schema import open_sync
 class Role(StrEnum):
     KIOSK = "kiosk"
     CLERK = "clerk"
+    PAD = "pad"  # a window's evaluation pad: rates that window's last service
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+
+
+WINDOW_BOUND = frozenset({Role.CLERK, Role.PAD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +51,10 @@ def create_token(data_dir: Path, role: str, window: int | None,
         role_ = Role(role)
     except ValueError:
         raise TokenError(f"role must be one of {', '.join(r.value for r in Role)}") from None
-    if role_ is Role.CLERK and window is None:
-        raise TokenError("a clerk token is bound to one window: give --window N")
-    if role_ is not Role.CLERK and window is not None:
-        raise TokenError("--window is only for clerk tokens")
+    if role_ in WINDOW_BOUND and window is None:
+        raise TokenError(f"a {role_.value} token is bound to one window: give --window N")
+    if role_ not in WINDOW_BOUND and window is not None:
+        raise TokenError("--window is only for clerk and pad tokens")
     if window is not None and known_windows is not None and window not in known_windows:
         raise TokenError(f"no window {window} in this hall")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -343,6 +343,8 @@ def routes() -> list[Route]:
         table.append(Route("POST", f"/api/windows/{{number}}/{action.name}",
                            _window_action(action), action.summary, WINDOW_ROLES, action.body,
                            window_scoped=True))
-    from controller.web.api_appointments import appointment_routes  # it imports this module
+    # These modules import this one, so they are imported here, not at the top.
+    from controller.web.api_appointments import appointment_routes
+    from controller.web.api_evaluations import evaluation_routes
 
-    return table + appointment_routes()
+    return table + appointment_routes() + evaluation_routes()

@@ -14,7 +14,7 @@ from controller.web.errors import ApiError
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    kind: str  # "string" or "integer"
+    kind: str  # "string", "integer" or "array" (of strings)
     required: bool = False
     description: str = ""
     max_length: int = 200
@@ -28,6 +28,8 @@ def json_schema(schema: Schema) -> dict[str, Any]:
     props: dict[str, Any] = {}
     for name, f in schema.items():
         prop: dict[str, Any] = {"type": f.kind, "description": f.description}
+        if f.kind == "array":
+            prop["items"] = {"type": "string"}
         if f.kind == "string":
             prop["maxLength"] = f.max_length
         if f.enum:
@@ -81,4 +83,7 @@ def parse(raw: bytes, schema: Schema) -> dict[str, Any]:
         elif f.kind == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ApiError(400, "bad_field", f"field {name!r} must be an integer")
+        elif f.kind == "array":
+            if not isinstance(value, list) or len(value) > 20:
+                raise ApiError(400, "bad_field", f"field {name!r} must be a list (at most 20)")
     return body

@@ -34,7 +34,7 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
         params = [
             {"name": name, "in": "path", "required": True,
              "schema": {"type": "integer" if name == "number" else "string"}}
-            for name in ("number", "ticket_id", "appointment_id", "notice_id")
+            for name in ("number", "ticket_id", "appointment_id", "notice_id", "evaluation_id")
             if "{" + name + "}" in route.path
         ]
         if params:

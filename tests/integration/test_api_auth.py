@@ -2,13 +2,15 @@
 
 No token, a malformed Authorization header or an unknown token: 401 on every protected
 route (with `WWW-Authenticate: Bearer`). For each protected route and each role (kiosk,
-the clerk of window 1, the clerk of window 2, supervisor, admin) the expected allow or
+the clerk of window 1, the clerk of window 2, the pad of window 1, supervisor,
+admin) the expected allow or
 403; a refused request changes nothing. Public routes need no token. A token created
 while the daemon runs works at once.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,9 @@ WINDOW_ACTIONS: dict[str, dict[str, Any] | None] = {
     "call-back": {"ticket_id": "nope"},
 }
 
-ALL = frozenset({"kiosk", "clerk1", "clerk2", "supervisor", "admin"})
-ROLE_OF = {"kiosk": "kiosk", "clerk1": "clerk", "clerk2": "clerk", "supervisor": "supervisor",
-           "admin": "admin"}
+ALL = frozenset({"kiosk", "clerk1", "clerk2", "pad1", "supervisor", "admin"})
+ROLE_OF = {"kiosk": "kiosk", "clerk1": "clerk", "clerk2": "clerk", "pad1": "pad",
+           "supervisor": "supervisor", "admin": "admin"}
 CLERK_WINDOW = {"clerk1": 1, "clerk2": 2}
 Case = tuple[str, str, Any, frozenset[str]]
 
@@ -49,8 +51,7 @@ def protected_routes(ticket_id: str) -> list[Case]:
         roles = {r.value for r in route.roles}
         path = route.path.replace("{ticket_id}", ticket_id)
         # Other ids name nothing that exists: the roles are checked before the lookup.
-        path = path.replace("{appointment_id}", "no-such-appointment")
-        path = path.replace("{notice_id}", "no-such-notice")
+        path = re.sub(r"\{(appointment|notice|evaluation)_id\}", r"no-such-\1", path)
         if route.window_scoped:
             action = route.path.rsplit("/", 1)[-1]
             for window in (1, 2, 5):
@@ -83,7 +84,7 @@ async def test_the_matrix_holds_the_documented_roles(hall: Api) -> None:
 
 def callers(hall: Api) -> dict[str, str]:
     t = hall.tokens
-    return {"kiosk": t.kiosk, "clerk1": t.clerk[1], "clerk2": t.clerk[2],
+    return {"kiosk": t.kiosk, "clerk1": t.clerk[1], "clerk2": t.clerk[2], "pad1": t.pad[1],
             "supervisor": t.supervisor, "admin": t.admin}
 
 
@@ -156,7 +157,7 @@ async def test_role_matrix(hall: Api) -> None:
                 assert set(answer) == {"error", "detail"}
                 assert answer["error"] == "forbidden", (who, path, answer)
             checked += 1
-    assert checked == 5 * len(protected_routes(ticket["id"])) >= 5 * (4 + 11 * 3)
+    assert checked == len(tokens) * len(protected_routes(ticket["id"])) >= 6 * (4 + 11 * 3)
 
 
 async def test_refused_requests_change_nothing(hall: Api) -> None:

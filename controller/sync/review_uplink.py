@@ -1,0 +1,148 @@
+"""Evaluations to the provincial review system (好差评) over HTTP, at once and exactly once
+in effect.
+
+Its own cursor over the event log. Each evaluation is POSTed (form, UTF-8) with an HMAC-
+SHA256 signature of the body and the evaluation id as Idempotency-Key, and retried with
+capped backoff on timeouts, connection errors, 5xx, 408 and 429. Any other 4xx means the
+record itself is refused: it is parked (an event, listed at /api/sync/dead-letters) and
+the next one goes, so one bad record never blocks the rest. The state, rebuilt from the
+log, says which evaluations are still pending, so a restart never sends one that an
+earlier run already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import aiohttp
+import structlog
+
+from controller.config.model import HallConfig
+from controller.core import commands as c
+from controller.core import events as ev
+from controller.core.engine import Outcome
+from controller.core.state import Evaluation, HallState, ReportState
+from controller.store.eventlog import Envelope, EventLog
+from controller.store.writer import Reply, Writer
+from controller.sync.cursor import CursorStore
+from controller.sync.reconnect import Backoff, LinkState
+from controller.sync.review_report import encode_form, report_fields
+
+log = structlog.get_logger("review_uplink")
+
+LINK = "haochaping"
+TIMEOUT_S = 10.0
+RETRYABLE_4XX = frozenset({408, 425, 429})
+_TRIGGERS = (ev.EVALUATION_RECORDED, ev.EVALUATION_REPORT_RETRY)
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _ok(state: HallState, outcome: Outcome) -> Reply:
+    return 200, {}
+
+
+class ReviewUplink:
+    def __init__(self, cfg: HallConfig, url: str, secret: bytes | None, event_log: EventLog,
+                 writer: Writer, cursors: CursorStore, timeout: float = TIMEOUT_S,
+                 backoff: Backoff | None = None) -> None:
+        self.cfg = cfg
+        self.url = url
+        self.secret = secret
+        self.log = event_log
+        self.writer = writer
+        self.cursors = cursors
+        self.timeout = timeout
+        self.backoff = backoff or Backoff(0.5, 60.0)
+        self.state = LinkState.DISCONNECTED
+        self.last_error: str | None = None
+        self.delivered = 0
+        self.parked = 0
+        self.attempts = 0
+        self._wake = asyncio.Event()
+        writer.subscribe(self._notify)
+
+    def _notify(self, envelopes: list[Envelope]) -> None:
+        if any(e.type in _TRIGGERS for e in envelopes):
+            self._wake.set()
+
+    async def run(self) -> None:
+        cursor = await self.cursors.get(LINK)
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout)
+        ) as session:
+            while True:
+                self._wake.clear()
+                batch = await self.log.read(cursor, 500)
+                if not batch:
+                    await self._wake.wait()
+                    continue
+                for e in batch:
+                    if e.type in _TRIGGERS:
+                        pending = self.writer.state.evaluations.get(e.data["evaluation_id"])
+                        if pending is not None and pending.report is ReportState.PENDING:
+                            await self._deliver(session, pending)
+                    cursor = e.seq
+                await self.cursors.advance(LINK, cursor)
+
+    async def _deliver(self, session: aiohttp.ClientSession, e: Evaluation) -> None:
+        body = encode_form(report_fields(self.cfg, self.writer.state, e))
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                   "Idempotency-Key": e.id}
+        if self.secret is not None:
+            headers["X-Hall-Signature"] = signature(self.secret, body)
+        while True:
+            self.attempts += 1
+            try:
+                async with session.post(self.url, data=body, headers=headers) as resp:
+                    status = resp.status
+                    text = (await resp.text(errors="replace"))[:200]
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            else:
+                if 200 <= status < 300:
+                    await self._record(e, True, status, "")
+                    self.delivered += 1
+                    return
+                if 400 <= status < 500 and status not in RETRYABLE_4XX:
+                    await self._record(e, False, status, text)
+                    self.parked += 1
+                    log.warning("report_parked", evaluation=e.id, status=status)
+                    return
+                self._failed(f"HTTP {status}")
+            await asyncio.sleep(self.backoff.next_delay())
+
+    def _failed(self, error: str) -> None:
+        if self.backoff.failures == 0:
+            log.warning("review_system_unreachable", error=error)
+        self.state = LinkState.BACKOFF
+        self.last_error = error
+
+    async def _record(self, e: Evaluation, delivered: bool, status: int, detail: str) -> None:
+        self.state = LinkState.CONNECTED
+        self.backoff.reset()
+        await self.writer.submit(c.RecordReport(e.id, delivered, status, detail), _ok, "sync")
+
+    async def status(self) -> dict[str, Any]:
+        pending = [x for x in self.writer.state.evaluations.values()
+                   if x.report is ReportState.PENDING]
+        oldest = min((x.at for x in pending), default=None)
+        return {
+            "link": LINK,
+            "url": self.url,
+            "state": self.state.value,
+            "connected": self.state is LinkState.CONNECTED,
+            "cursor": await self.cursors.get(LINK),
+            "backlog": len(pending),
+            "oldest_unsent_age_s": round(time.time() - oldest, 1) if oldest else None,
+            "last_error": self.last_error,
+            "delivered": self.delivered,
+            "parked": sum(1 for x in self.writer.state.evaluations.values()
+                          if x.report is ReportState.PARKED),
+        }

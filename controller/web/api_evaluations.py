@@ -1,0 +1,128 @@
+"""Evaluations over HTTP, and the review-system reports that could not be delivered.
+
+A pad token rates only its own window's last completed service; a kiosk (QR code on the
+ticket, a self-service terminal) or a supervisor (entering an SMS reply) rates by ticket
+or case. Clerks never rate their own service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uuid6
+from aiohttp import web
+
+from controller.config.model import HallConfig
+from controller.core import commands as c
+from controller.core.clock import iso
+from controller.core.engine import Outcome
+from controller.core.evaluations import CHANNELS, LEVELS
+from controller.core.state import Evaluation, HallState, ReportState
+from controller.store.tokens import Role
+from controller.store.writer import Reply
+from controller.web.api import Route, _hall, _refused, _submit, json_response
+from controller.web.auth import READ_ALL_ROLES
+from controller.web.body import Field, Schema, parse
+from controller.web.errors import ApiError
+
+EVALUATE_ROLES = frozenset({Role.PAD, Role.KIOSK, Role.SUPERVISOR, Role.ADMIN})
+
+
+def evaluation_view(cfg: HallConfig, e: Evaluation) -> dict[str, Any]:
+    d = e.data
+    return {
+        "id": e.id,
+        "ticket_id": e.ticket_id,
+        "number": d.get("number"),
+        "case_no": d.get("case_no"),
+        "item_code": d.get("item_code"),
+        "window": d.get("window"),
+        "level": e.level,
+        "level_name": LEVELS[e.level],
+        "reasons": d.get("reasons", []),
+        "comment": d.get("comment"),
+        "channel": e.channel,
+        "at": iso(e.at, cfg.day),
+        "report": e.report.value,
+        "report_status": e.report_status,
+        "report_detail": e.report_detail,
+    }
+
+
+EVALUATE_BODY: Schema = {
+    "ticket_id": Field("string", False, "the rated ticket", 64),
+    "case_no": Field("string", False, "or the rated case (办件编号)", 50),
+    "level": Field("integer", True, "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"),
+    "reasons": Field("array", False, "reason codes; required for 2 and 1"),
+    "comment": Field("string", False, "the citizen's own words", 500),
+    "channel": Field("string", False, "pad (default for pad tokens), keypad, kiosk, sms, qr",
+                     10, CHANNELS),
+}
+
+
+async def create_evaluation(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    who = await hall.auth.require(request, EVALUATE_ROLES)
+    raw = await request.read()
+    body = parse(raw, EVALUATE_BODY)
+    reasons = body["reasons"] or []
+    if not all(isinstance(r, str) and len(r) <= 16 for r in reasons):
+        raise ApiError(400, "bad_field", "reasons is a list of reason codes")
+    default_channel = "pad" if who.role is Role.PAD else "kiosk"
+    command = c.Evaluate(
+        str(uuid6.uuid7()), body["level"], body["channel"] or default_channel,
+        body["ticket_id"], body["case_no"], tuple(reasons), body["comment"],
+        who.window if who.role is Role.PAD else None,
+    )
+
+    def render(state: HallState, outcome: Outcome) -> Reply:
+        return _refused(outcome) or (
+            201, evaluation_view(hall.cfg, state.evaluations[command.evaluation_id]))
+
+    return await _submit(request, who, command, render, raw)
+
+
+async def list_evaluations(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    await hall.auth.require(request, READ_ALL_ROLES)
+    report = request.query.get("report")
+    if report is not None and report not in {r.value for r in ReportState}:
+        raise ApiError(400, "bad_query", "report is pending, delivered or parked")
+    found = [e for e in hall.writer.state.evaluations.values()
+             if report is None or e.report.value == report]
+    return json_response({"evaluations": [evaluation_view(hall.cfg, e) for e in found]})
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    await hall.auth.require(request, READ_ALL_ROLES)
+    parked = [e for e in hall.writer.state.evaluations.values() if e.report is ReportState.PARKED]
+    return json_response({"dead_letters": [evaluation_view(hall.cfg, e) for e in parked]})
+
+
+async def retry_dead_letter(request: web.Request) -> web.Response:
+    hall = _hall(request)
+    who = await hall.auth.require(request, READ_ALL_ROLES)
+    raw = await request.read()
+    parse(raw, {})
+    evaluation_id = request.match_info["evaluation_id"]
+    command = c.RetryReport(evaluation_id)
+
+    def render(state: HallState, outcome: Outcome) -> Reply:
+        return _refused(outcome) or (
+            200, evaluation_view(hall.cfg, state.evaluations[evaluation_id]))
+
+    return await _submit(request, who, command, render, raw)
+
+
+def evaluation_routes() -> list[Route]:
+    return [
+        Route("POST", "/api/evaluations", create_evaluation, "Rate a completed service",
+              EVALUATE_ROLES, EVALUATE_BODY, status=201),
+        Route("GET", "/api/evaluations", list_evaluations,
+              "Evaluations, with ?report=pending|delivered|parked", READ_ALL_ROLES),
+        Route("GET", "/api/sync/dead-letters", dead_letters,
+              "Evaluation reports the review system refused (4xx)", READ_ALL_ROLES),
+        Route("POST", "/api/sync/dead-letters/{evaluation_id}/retry", retry_dead_letter,
+              "Send a refused evaluation report again", READ_ALL_ROLES, {}),
+    ]

@@ -1,0 +1,139 @@
+"""Evaluations reach the review system (好差评) once in effect, through failures: the
+reference cloud's HTTP side, over real HTTP, failing 30% of requests with 500s and
+timeouts; a 4xx parks one record in dead-letter without blocking the others."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from controller.cloudsim.server import CloudSim
+from controller.config import HallConfig
+from controller.daemon.run import serve
+from tests.conftest import Api, free_port, make_tokens, wait_healthy
+from tests.sync.conftest import wait_until
+
+SECRET = b"shared-review-secret"
+
+
+@pytest.fixture
+async def review_cloud() -> AsyncIterator[tuple[CloudSim, str]]:
+    sim = CloudSim(None, SECRET, timeout_hold_s=1.5)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield sim, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def rated_hall(tmp_path: Path, demo_cfg: HallConfig,
+                     review_cloud: tuple[CloudSim, str]) -> AsyncIterator[Api]:
+    _, base = review_cloud
+    secret_file = tmp_path / "review.secret"
+    secret_file.write_bytes(SECRET + b"\n")
+    cfg = dataclasses.replace(demo_cfg, cloud=dataclasses.replace(
+        demo_cfg.cloud, evaluation_url=base + "/evaluations", secret_file=secret_file,
+        evaluation_timeout_s=0.5))
+    data_dir = tmp_path / "data"
+    tokens = make_tokens(data_dir)
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(cfg, data_dir, f"127.0.0.1:{port}", stop))
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}")
+        async with aiohttp.ClientSession() as session:
+            yield Api(f"http://127.0.0.1:{port}", session, tokens)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def serve_and_rate(api: Api, count: int, level: int = 5, first: int = 0
+                         ) -> list[dict[str, object]]:
+    """Window 13 (综合咨询, G) serves `count` citizens; each service is rated by SMS
+    (entered by the supervisor) against its case number."""
+    await api.window(13, "open")
+    rated = []
+    for i in range(first, first + count):
+        ticket = await api.issue("G")
+        status, body = await api.window(13, "call-next")
+        assert body["ticket"]["id"] == ticket["id"]
+        case_no = f"3301002026112700{i:02d}"
+        status, body = await api.window(13, "complete", {"case_no": case_no,
+                                                         "item_code": "330100-G-01"})
+        assert status == 200
+        reasons = ["E01"] if level <= 2 else []
+        status, body = await api.call("POST", "/api/evaluations", api.tokens.supervisor,
+                                      {"case_no": case_no, "level": level, "reasons": reasons,
+                                       "channel": "sms"})
+        assert status == 201, body
+        rated.append(body)
+    return rated
+
+
+async def sync_link(api: Api, link: str) -> dict[str, object]:
+    status, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
+    assert status == 200
+    return next(x for x in body["links"] if x["link"] == link)
+
+
+async def test_every_evaluation_once_through_30_percent_failures(
+        rated_hall: Api, review_cloud: tuple[CloudSim, str]) -> None:
+    sim, _ = review_cloud
+    sim.failure.error_rate = 0.15
+    sim.failure.timeout_rate = 0.15
+    rated = await serve_and_rate(rated_hall, 30)
+    await wait_until(lambda: len(sim.evaluations) == 30, 90, "all 30 evaluations")
+    assert sim.bad_signatures == 0
+    assert sim.evaluation_requests > 30  # the failures were real and were retried
+    assert set(sim.evaluations) == {str(r["id"]) for r in rated}
+    link = await sync_link(rated_hall, "haochaping")
+    assert link["backlog"] == 0 and link["parked"] == 0
+    # every mapped field, from its source
+    first = sim.evaluations[str(rated[0]["id"])]
+    assert first["projectNo"] == "330100202611270000"
+    assert first["taskCode"] == "330100-G-01"
+    assert first["satisfaction"] == "5"
+    assert first["pf"] == "6"  # sms in the Zhejiang channel list
+    assert first["deptCode"] == "11330100MB0000000X"
+    assert first["areaCode"] == "330100"
+    assert first["proManager"] == "13号窗口 综合咨询"
+    assert first["proStatus"] == "3"
+    assert first["dataSource"] == "133"
+    assert len(first["assessTime"]) == len("2026-11-27 09:30:00")
+    assert first["certkeyGOV"] == "" and first["userName"] == ""
+
+
+async def test_a_refused_record_is_parked_and_does_not_block(
+        rated_hall: Api, review_cloud: tuple[CloudSim, str]) -> None:
+    sim, _ = review_cloud
+    sim.failure.status = 400
+    [refused] = await serve_and_rate(rated_hall, 1, level=2)
+    await wait_until(lambda: sim.evaluation_requests >= 1, 10, "the refused attempt")
+    for _ in range(100):
+        status, body = await rated_hall.call("GET", "/api/sync/dead-letters",
+                                             rated_hall.tokens.supervisor)
+        if body["dead_letters"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [d["id"] for d in body["dead_letters"]] == [refused["id"]]
+    assert body["dead_letters"][0]["report_status"] == 400
+    sim.failure.status = None
+    others = await serve_and_rate(rated_hall, 3, first=1)
+    await wait_until(lambda: len(sim.evaluations) == 3, 20, "the others, past the parked one")
+    assert refused["id"] not in sim.evaluations
+    status, body = await rated_hall.call(
+        "POST", f"/api/sync/dead-letters/{refused['id']}/retry", rated_hall.tokens.supervisor)
+    assert status == 200 and body["report"] == "pending"
+    await wait_until(lambda: refused["id"] in sim.evaluations, 20, "the retried record")
+    assert sim.evaluations[str(refused["id"])]["evalDetail"] == "E01"
+    assert sim.evaluations[str(refused["id"])]["satisfaction"] == "2"
+    assert {str(o["id"]) for o in others} <= set(sim.evaluations)
