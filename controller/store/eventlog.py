@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +17,12 @@ from typing import Any
 
 import aiosqlite
 
+from controller.core.events import PRIVATE_KEYS
 from controller.store.schema import PRAGMAS, open_sync
 
 DB_NAME = "hall.sqlite3"
+_SAFE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+_SAFE_TYPE = re.compile(r"[a-z][a-z_.]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +35,34 @@ class Envelope:
     type: str
     data: dict[str, Any]
     actor: str | None = None
-    encoded: str | None = field(default=None, repr=False, compare=False)
+    encoded: tuple[str, str | None] | None = field(default=None, repr=False, compare=False)
 
-    def row(self) -> tuple[int, str, float, str, str, str | None]:
-        return (self.seq, self.id, self.ts, self.type, self.encoded or encode_data(self.data),
-                self.actor)
+    def row(self) -> tuple[int, str, float, str, str, str | None, str | None]:
+        public, private = self.encoded or encode_data(self.data)
+        return (self.seq, self.id, self.ts, self.type, public, private, self.actor)
 
 
-def encode_data(data: dict[str, Any]) -> str:
-    """The payload as stored; raises (ValueError, TypeError) for what SQLite cannot hold."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _json(value: dict[str, Any]) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     text.encode("utf-8")  # a lone surrogate passes json.dumps but not SQLite
     return text
+
+
+def encode_data(data: dict[str, Any]) -> tuple[str, str | None]:
+    """The payload as stored: (public JSON, private JSON or None). Pseudonymous fields go in
+    their own column, so the public one can be sent as it is. Raises (ValueError,
+    TypeError) for what SQLite cannot hold."""
+    if PRIVATE_KEYS.isdisjoint(data):
+        return _json(data), None
+    return (_json({k: v for k, v in data.items() if k not in PRIVATE_KEYS}),
+            _json({k: v for k, v in data.items() if k in PRIVATE_KEYS}))
+
+
+def _decode(public: str, private: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(public)
+    if private:
+        data.update(json.loads(private))
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +112,16 @@ class EventLog:
 
     async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
         """Commit one group: every event and idempotency answer, or none of them."""
+        for e in events:
+            if not (_SAFE_ID.fullmatch(e.id) and _SAFE_TYPE.fullmatch(e.type)):
+                raise StoreError(f"refusing event {e.seq}: id and type must be plain names")
         try:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 if events:
                     await self._writer.executemany(
-                        "INSERT INTO events(seq, id, ts, type, data, actor) VALUES (?,?,?,?,?,?)",
+                        "INSERT INTO events(seq, id, ts, type, data, private, actor) "
+                        "VALUES (?,?,?,?,?,?,?)",
                         [e.row() for e in events],
                     )
                 if answers:
@@ -121,11 +145,25 @@ class EventLog:
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Envelope]:
         async with self._reader.execute(
-            "SELECT seq, id, ts, type, data, actor FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, id, ts, type, data, private, actor FROM events WHERE seq > ? "
+            "ORDER BY seq LIMIT ?",
             (after, limit),
         ) as cur:
             rows = await cur.fetchall()
-        return [Envelope(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [Envelope(r[0], r[1], r[2], r[3], _decode(r[4], r[5]), r[6]) for r in rows]
+
+    async def read_wire(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, the event as the cloud receives it, as JSON text): the stored public
+        payload spliced by SQLite into the envelope, so the uplink never decodes or encodes
+        an event in Python. Safe to splice: `id` is a UUID and `type` a fixed name, both
+        checked by `append`, and `data` is JSON written by `encode_data`."""
+        async with self._reader.execute(
+            """SELECT seq, '{"seq":' || seq || ',"id":"' || id || '","ts_ms":'"""
+            """ || CAST(ts * 1000 AS INTEGER) || ',"type":"' || type || '","data":' || data"""
+            """ || '}' FROM events WHERE seq > ? ORDER BY seq LIMIT ?""",
+            (after, limit),
+        ) as cur:
+            return [(r[0], r[1]) for r in await cur.fetchall()]
 
     async def replay(self, chunk: int = 5000) -> AsyncIterator[Envelope]:
         after = 0

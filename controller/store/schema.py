@@ -46,6 +46,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         seq     INTEGER NOT NULL,           -- every event up to here is acknowledged
         updated REAL NOT NULL
     )""",),
+    # 3: pseudonymous fields (identity hashes) in their own column, so the stored payload
+    # is the public one and the uplink sends it as it is. Existing rows are split here.
+    (
+        "ALTER TABLE events ADD COLUMN private TEXT",
+        """UPDATE events
+           SET private = json_object('identity_hash', json_extract(data, '$.identity_hash')),
+               data = json_remove(data, '$.identity_hash')
+           WHERE json_extract(data, '$.identity_hash') IS NOT NULL""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,20 +51,23 @@ class Topics:
 
 
 def event_json(e: Envelope) -> dict[str, Any]:
-    """An event as the cloud receives it: no pseudonymous identifiers, epoch-ms time."""
+    """An event as the cloud receives it: no pseudonymous identifiers, epoch-ms time.
+    (The uplink has SQLite build the same object: `EventLog.read_wire`.)"""
     return {"seq": e.seq, "id": e.id, "ts_ms": int(e.ts * 1000), "type": e.type,
             "data": public_data(e.data)}
 
 
+def encode_fragments(hall_id: str, rows: list[tuple[int, str]]) -> bytes:
+    """A batch from (seq, event JSON text) rows, spliced in as they are."""
+    head = json.dumps({"v": PROTOCOL_VERSION, "hall_id": hall_id, "first_seq": rows[0][0],
+                       "last_seq": rows[-1][0]}, ensure_ascii=False, separators=(",", ":"))
+    return (head[:-1] + ',"events":[' + ",".join(text for _, text in rows) + "]}").encode()
+
+
 def encode_batch(hall_id: str, events: list[Envelope]) -> bytes:
-    body = {
-        "v": PROTOCOL_VERSION,
-        "hall_id": hall_id,
-        "first_seq": events[0].seq,
-        "last_seq": events[-1].seq,
-        "events": [event_json(e) for e in events],
-    }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    rows = [(e.seq, json.dumps(event_json(e), ensure_ascii=False, separators=(",", ":")))
+            for e in events]
+    return encode_fragments(hall_id, rows)
 
 
 def status_payload(hall_id: str, online: bool) -> bytes:

@@ -16,7 +16,8 @@ from controller.store.eventlog import Envelope, EventLog
 from controller.sync.cursor import CursorStore
 
 Publish = Callable[[bytes], Awaitable[None]]
-Encode = Callable[[list[Envelope]], bytes]
+READ_AHEAD = 10  # batches read from SQLite per query: fewer, larger reads
+Encode = Callable[[list[tuple[int, str]]], bytes]
 
 
 class Uplink:
@@ -38,6 +39,7 @@ class Uplink:
         self.acked = 0  # in memory, mirrors the durable cursor
         self.sent_batches = 0
         self._wake = asyncio.Event()
+        self._dirty = asyncio.Event()
 
     def notify(self, _: list[Envelope] | None = None) -> None:
         """New events were committed (a writer subscriber)."""
@@ -61,37 +63,77 @@ class Uplink:
         return min(self.acked, self.received) if self.receipts else self.acked
 
     async def drain(self, publish: Publish) -> None:
-        """Runs for one connected session; returns only by raising (link broken)."""
+        """Runs for one connected session; returns only by raising (link broken).
+
+        A reader task keeps a bounded queue of batches filled from SQLite while earlier
+        batches are on the wire, so neither waits for the other; the drain itself waits
+        for whichever comes first, the next batch or the oldest acknowledgement."""
         await self.load()
+        batches: asyncio.Queue[list[tuple[int, str]]] = asyncio.Queue(2 * READ_AHEAD)
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
-        sent = self.restart_point
+        reader = asyncio.ensure_future(self._read_into(batches, self.restart_point))
+        saver = asyncio.ensure_future(self._save_cursor())
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
+        getter: asyncio.Task[list[tuple[int, str]]] | None = None
         try:
             while True:
-                if len(inflight) < self.max_inflight:
-                    self._wake.clear()
-                    batch = await self.log.read(sent, self.batch_max)
-                    if batch:
-                        task = asyncio.ensure_future(publish(self.encode(batch)))
-                        inflight.append((batch[-1].seq, task))
-                        sent = batch[-1].seq
-                        self.sent_batches += 1
-                        continue
-                if inflight:
-                    waker = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait({inflight[0][1], waker},
+                if reader.done():
+                    reader.result()  # a failed read ends the session
+                # Fill the window from batches already read: no waiting, no extra tasks.
+                while len(inflight) < self.max_inflight and (
+                        getter is not None or not batches.empty()):
+                    if getter is not None:
+                        if not getter.done():
+                            break
+                        rows, getter = getter.result(), None
+                    else:
+                        rows = batches.get_nowait()
+                    inflight.append((rows[-1][0],
+                                     asyncio.ensure_future(publish(self.encode(rows)))))
+                    self.sent_batches += 1
+                if len(inflight) >= self.max_inflight:
+                    await asyncio.wait((inflight[0][1], reader),
                                        return_when=asyncio.FIRST_COMPLETED)
-                    waker.cancel()
-                    acked = self.acked
-                    while inflight and inflight[0][1].done():
-                        last_seq, task = inflight.popleft()
-                        task.result()  # a failed publish raises: the session ends
-                        acked = last_seq
-                    if acked > self.acked:
-                        await self.cursors.advance(self.link, acked)
-                        self.acked = acked
-                else:
-                    await self._wake.wait()
+                else:  # the window has room and nothing is read yet: whichever comes first
+                    if getter is None:
+                        getter = asyncio.ensure_future(batches.get())
+                    waiting: set[asyncio.Future[object]] = {reader, getter}
+                    if inflight:
+                        waiting.add(inflight[0][1])
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                acked = self.acked
+                while inflight and inflight[0][1].done():
+                    last_seq, task = inflight.popleft()
+                    task.result()  # a failed publish raises: the session ends
+                    acked = max(acked, last_seq)
+                if acked > self.acked:
+                    self.acked = acked
+                    self._dirty.set()
         finally:
-            for _, task in inflight:
+            pending = [reader, saver] + [t for _, t in inflight] + ([getter] if getter else [])
+            for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self.cursors.advance(self.link, self.acked)
+
+    async def _read_into(self, batches: asyncio.Queue[list[tuple[int, str]]], after: int
+                         ) -> None:
+        """Fills `batches` in seq order from `after`; the queue's bound bounds memory."""
+        while True:
+            self._wake.clear()
+            rows = await self.log.read_wire(after, self.batch_max * READ_AHEAD)
+            if not rows:
+                await self._wake.wait()
+                continue
+            for i in range(0, len(rows), self.batch_max):
+                await batches.put(rows[i:i + self.batch_max])
+            after = rows[-1][0]
+
+    async def _save_cursor(self) -> None:
+        """Writes the acknowledged cursor behind the drain, coalescing: one write in flight,
+        always the latest value. A cursor lost to a crash only costs re-sends (receivers
+        drop them by id), so the drain never waits for this disk write."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self.cursors.advance(self.link, self.acked)

@@ -1,0 +1,128 @@
+"""Identity numbers in `controller.core.identity`: checked, hashed with the hall's key, masked.
+
+Covers the GB 11643-1999 check digit of resident ID numbers, mainland mobile numbers,
+normalisation (spaces, lower-case x), the keyed hash (HMAC-SHA256: stable per key,
+different across keys, never the clear value), and the masks shown to people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.core.identity import (
+    IdentityError,
+    id_checksum_ok,
+    keyed_hash,
+    mask_id,
+    mask_name,
+    normalize,
+)
+
+# The worked examples of GB 11643-1999 itself.
+VALID_IDS = ("11010519491231002X", "440524188001010014")
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def check_digit(first17: str) -> str:
+    """The check character, computed independently of the module under test."""
+    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
+    return "10X98765432"[total % 11]
+
+
+@pytest.mark.parametrize("number", VALID_IDS)
+def test_valid_id_numbers(number: str) -> None:
+    assert id_checksum_ok(number)
+    assert normalize(number) == number
+
+
+@pytest.mark.parametrize("number", ["110105194912310021", "110105194912310020",
+                                    "440524188001010015", "44052418800101001X"])
+def test_wrong_check_digit(number: str) -> None:
+    assert not id_checksum_ok(number)
+    with pytest.raises(IdentityError, match="check digit"):
+        normalize(number)
+
+
+def test_check_digit_ten_is_x() -> None:
+    assert check_digit("11010519491231002") == "X"
+    assert not id_checksum_ok("110105194912310020")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_exactly_one_check_character_is_right(first17: str) -> None:
+    good = [c for c in "0123456789X" if id_checksum_ok(first17 + c)]
+    assert good == [check_digit(first17)]
+    assert normalize(first17 + good[0]) == first17 + good[0]
+
+
+def test_normalize_strips_spaces_and_upper_cases_x() -> None:
+    assert normalize(" 1101 0519 4912 3100 2x ") == "11010519491231002X"
+    assert normalize("138 1234 5678") == "13812345678"
+
+
+@pytest.mark.parametrize("phone", ["13812345678", "19900000000", "15000000001"])
+def test_mobile_numbers(phone: str) -> None:
+    assert normalize(phone) == phone
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "12812345678",  # no mobile number starts 12
+        "1381234567",  # 10 digits
+        "138123456789",  # 12 digits
+        "+8613812345678",
+        "110105491231002",  # the old 15-digit ID format
+        "1101051949123100XX",
+        "A1010519491231002X",
+        "１１０１０５１９４９１２３１００２Ｘ",  # full-width digits
+    ],
+)
+def test_other_inputs_are_refused(raw: str) -> None:
+    with pytest.raises(IdentityError, match="18-character ID number or an 11-digit mobile"):
+        normalize(raw)
+
+
+def test_keyed_hash_is_hmac_sha256_of_the_normal_form() -> None:
+    key = b"hall-secret"
+    expected = hmac.new(key, b"11010519491231002X", hashlib.sha256).hexdigest()
+    assert keyed_hash(key, "11010519491231002X") == expected
+    assert keyed_hash(key, " 11010519491231002x") == expected
+    assert len(expected) == 64 and int(expected, 16) >= 0
+    assert "11010519491231002X" not in expected
+
+
+def test_keyed_hash_is_stable_per_key_and_differs_across_keys() -> None:
+    a1 = keyed_hash(b"hall-a", "13812345678")
+    assert keyed_hash(b"hall-a", "13812345678") == a1
+    assert keyed_hash(b"hall-b", "13812345678") != a1
+    assert keyed_hash(b"hall-a", "13812345679") != a1
+    # a plain unkeyed digest is not what is stored
+    assert hashlib.sha256(b"13812345678").hexdigest() != a1
+
+
+def test_keyed_hash_refuses_bad_input() -> None:
+    with pytest.raises(IdentityError):
+        keyed_hash(b"k", "110105194912310021")
+
+
+def test_mask_id() -> None:
+    assert mask_id("330102199001011234") == "3301**********1234"
+    assert mask_id("11010519491231002X") == "1101**********002X"
+    assert mask_id("13812345678") == "1381***5678"
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [("张三丰", "张*丰"), ("李四", "李*"), ("王", "王"), ("", ""),
+     ("欧阳娜娜", "欧**娜"), ("阿卜杜热合曼", "阿****曼")],
+)
+def test_mask_name(name: str, masked: str) -> None:
+    assert mask_name(name) == masked
