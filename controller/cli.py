@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("cloud-sim", help="run the reference cloud (for demos and tests)")
     sim.add_argument("--mqtt", default=None, metavar="URL", help="broker, mqtt://HOST[:PORT]")
     sim.add_argument("--listen", default="127.0.0.1:8090", help="HOST:PORT for its HTTP side")
+    sim.add_argument("--topic-prefix", default="hall", help="as the halls' cloud.topic_prefix")
     sim.add_argument("--secret-file", type=Path, default=None,
                      help="shared secret of the review reports' signatures")
 
@@ -77,6 +79,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     except TokenError as exc:
         print(f"hallctl: {exc}", file=sys.stderr)
         return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"hallctl: cannot store the token: {exc}", file=sys.stderr)
+        return 1
     scope = f" for window {args.window}" if args.window is not None else ""
     print(f"created {args.role} token {token_id}{scope}; it is shown only once:")
     print(token)
@@ -102,13 +107,19 @@ def _with_overrides(cfg: HallConfig, args: argparse.Namespace) -> HallConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     from controller.daemon.lock import AlreadyRunning
     from controller.daemon.logs import configure
-    from controller.daemon.run import serve
+    from controller.daemon.run import serve, split_listen
     from controller.store.eventlog import StoreError
     from controller.store.schema import SchemaError
 
     cfg = _with_overrides(_load(args.config), args)
-    configure(args.log_level)
     listen = args.listen or cfg.listen or DEFAULT_LISTEN
+    try:
+        split_listen(listen)
+    except ValueError as exc:
+        where = "--listen" if args.listen else f"{cfg.source}: hall.listen"
+        print(f"hallctl: {where}: {exc}", file=sys.stderr)
+        return 2
+    configure(args.log_level)
     try:
         asyncio.run(serve(cfg, _data_dir(args.data_dir, cfg), listen))
     except AlreadyRunning as exc:
@@ -130,7 +141,7 @@ def cmd_cloud_sim(args: argparse.Namespace) -> int:
     secret = args.secret_file.read_bytes().strip() if args.secret_file else None
     configure("INFO")
     try:
-        asyncio.run(run_cloudsim(args.mqtt, args.listen, secret))
+        asyncio.run(run_cloudsim(args.mqtt, args.listen, secret, prefix=args.topic_prefix))
     except KeyboardInterrupt:
         pass
     return 0

@@ -22,6 +22,8 @@ from typing import Any
 import aiomqtt
 import structlog
 from aiohttp import web
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from controller.sync.mqtt_client import broker_address
 from controller.sync.protocol import PROTOCOL_VERSION
@@ -77,9 +79,11 @@ class CloudSim:
     async def _session(self) -> None:
         assert self.mqtt_url is not None
         host, port, _ = broker_address(self.mqtt_url)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 24 * 3600  # queued for us while we are away
         async with aiomqtt.Client(host, port, identifier="hallctl-cloudsim",
                                   protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
-                                  timeout=10) as client:
+                                  properties=props, timeout=10) as client:
             self._client = client
             self.logic.mark_connected()
             for leaf in ("events", "status", "acks"):
@@ -243,6 +247,9 @@ class CloudSim:
         """POST /push/{kind}?hall=ID[&id=COMMAND_ID] with the command body as JSON, kind as
         in the protocol (appointment.create, sms_ticket, ...); /push/raw sends bytes as is."""
         kind = request.match_info["kind"]
+        if self.mqtt_url is None:
+            return web.json_response({"error": "started without --mqtt: nothing to push to"},
+                                     status=409)
         hall_id = request.query.get("hall") or next(iter(self.halls), None)
         if hall_id is None:
             return web.json_response({"error": "no hall known yet: give ?hall="}, status=400)
@@ -272,8 +279,8 @@ async def _form(request: web.Request, body: bytes) -> dict[str, str]:
 
 
 async def run_cloudsim(mqtt_url: str | None, listen: str, secret: bytes | None,
-                       stop: asyncio.Event | None = None) -> None:
-    sim = CloudSim(mqtt_url, secret)
+                       stop: asyncio.Event | None = None, prefix: str = "hall") -> None:
+    sim = CloudSim(mqtt_url, secret, prefix)
     runner = web.AppRunner(sim.app(), access_log=None)
     await runner.setup()
     host, _, port = listen.rpartition(":")

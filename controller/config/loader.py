@@ -7,6 +7,7 @@ differently from what its installer believes).
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from datetime import time
@@ -87,8 +88,8 @@ class _Reader:
 
     def number(self, name: str, default: Any = None) -> Any:
         value = self._take(name, (int, float), "a number", default)
-        if value is not None and value <= 0:
-            raise self.fail(name, f"must be positive, not {value}")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise self.fail(name, f"must be a positive finite number, not {value}")
         return value
 
     def bool(self, name: str, default: Any = None) -> Any:
@@ -221,7 +222,12 @@ def _parse_review(r: _Reader) -> ReviewSystem:
     codes = r.table_("channel_codes", None)
     channel_codes = default.channel_codes
     if codes is not None:
+        from controller.core.evaluations import CHANNELS as EVALUATION_CHANNELS
+
         for channel, code in codes.items():
+            if channel not in EVALUATION_CHANNELS:
+                raise r.fail(f"channel_codes.{channel}",
+                             f"unknown channel; known: {', '.join(EVALUATION_CHANNELS)}")
             if not isinstance(code, str):
                 raise r.fail(f"channel_codes.{channel}", "must be a string code")
         channel_codes = tuple((str(k), str(v)) for k, v in codes.items())

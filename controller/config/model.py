@@ -6,7 +6,7 @@ file or the clock. Built only by `controller.config.loader`, which validates eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
@@ -155,15 +155,21 @@ class HallConfig:
     appointments: AppointmentRules = AppointmentRules()
     evaluation_reasons: tuple[EvaluationReason, ...] = ()
     review: ReviewSystem = ReviewSystem()
+    # Derived once, looked up on every ticket: not configuration keys.
+    _ranks: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _serving: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ranks", {g.name: i for i, g in enumerate(self.priorities)})
+        object.__setattr__(self, "_serving", {
+            prefix: [w.number for w in self.windows.values() if prefix in w.weights]
+            for prefix in self.categories
+        })
 
     def priority_rank(self, name: str | None) -> int | None:
         """Rank of a priority group (0 is served first); None for normal tickets."""
-        if name is None:
-            return None
-        for rank, group in enumerate(self.priorities):
-            if group.name == name:
-                return rank
-        return None
+        return None if name is None else self._ranks.get(name)
 
     def windows_serving(self, prefix: str) -> list[int]:
-        return [w.number for w in self.windows.values() if prefix in w.weights]
+        return self._serving.get(prefix, [])

@@ -15,9 +15,14 @@ def local(now: float, day: BusinessDay) -> datetime:
 
 
 def business_day(now: float, day: BusinessDay) -> str:
-    """The date whose numbering is in force: a day runs from one reset to the next."""
+    """The date of the opening hours whose numbering is in force. A day runs from one reset
+    to the next; it is named after the opening hours it holds, so with an evening reset
+    (22:00) the stretch from 22:00 on the 3rd is already the 4th."""
     t = local(now, day)
-    shifted = t - timedelta(hours=day.numbering_resets.hour, minutes=day.numbering_resets.minute)
+    resets = day.numbering_resets
+    shifted = t - timedelta(hours=resets.hour, minutes=resets.minute)
+    if resets >= day.closes:  # evening reset: the opening hours come after it
+        shifted += timedelta(days=1)
     return shifted.date().isoformat()
 
 

@@ -61,6 +61,13 @@ def passage_of_time(state: HallState, cfg: HallConfig, now: float, tick: bool = 
             for t in queue.values():
                 if t.business_day < today:
                     out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
+        # A service left open at a window over the day's end is closed as expired, not
+        # completed: its day-long "service time" must not feed tomorrow's estimates.
+        for win in state.windows.values():
+            t = state.tickets.get(win.current) if win.current else None
+            if t is not None and t.business_day < today:
+                out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number,
+                                                     "window": win.number}))
     if tick:
         out.extend(appointments.no_shows(state, cfg, now))
     for t in state.suspended.values():

@@ -127,6 +127,8 @@ class HallState:
 
     tickets: dict[str, Ticket] = field(default_factory=dict)
     waiting: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    # (category, priority group) -> tickets of that group waiting in that category
+    priority_waiting: dict[tuple[str, str], int] = field(default_factory=dict)
     suspended: dict[str, Ticket] = field(default_factory=dict)
     windows: dict[int, WindowState] = field(default_factory=dict)
     day: str = ""
@@ -163,10 +165,14 @@ def _enqueue(state: HallState, ticket: Ticket, key: QueueKey, at: float) -> None
     ticket.window = None
     ticket.called_at = None
     state.waiting_in(ticket.category)[ticket.id] = ticket
+    if ticket.priority is not None:
+        k = (ticket.category, ticket.priority)
+        state.priority_waiting[k] = state.priority_waiting.get(k, 0) + 1
 
 
 def _dequeue(state: HallState, ticket: Ticket) -> None:
-    state.waiting_in(ticket.category).pop(ticket.id, None)
+    if state.waiting_in(ticket.category).pop(ticket.id, None) is not None and ticket.priority:
+        state.priority_waiting[(ticket.category, ticket.priority)] -= 1
     state.suspended.pop(ticket.id, None)
 
 
@@ -371,7 +377,8 @@ def _notice_withdrawn(state: HallState, d: dict[str, Any], at: float) -> None:
 def _cloud_command(result: str) -> Handler:
     def handler(state: HallState, d: dict[str, Any], at: float) -> None:
         outcome = {"result": result, "kind": d.get("kind")}
-        for key in ("reason", "detail", "reply"):
+        # the ids the command created: a repeat is answered with the same ticket
+        for key in ("reason", "detail", "ticket_id", "appointment_id", "notice_id"):
             if key in d:
                 outcome[key] = d[key]
         state.cloud_commands[d["command_id"]] = outcome

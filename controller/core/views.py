@@ -18,6 +18,21 @@ def waiting_ahead(state: HallState, cfg: HallConfig, ticket: Ticket) -> int:
     if ticket.status is not TicketStatus.WAITING:
         return 0
     mine = cfg.priority_rank(ticket.priority)
+    if ticket.order == state.next_order - 1 and ticket.queue_key == (1, ticket.issued_at,
+                                                                       ticket.order):
+        # The ticket just issued (the answer to every kiosk): everyone of its category
+        # already waiting is ahead of a normal ticket; of a priority ticket, those of its
+        # own or a better group. Counted, not scanned: this runs on every issue.
+        if mine is None:
+            return len(state.waiting.get(ticket.category, {})) - 1
+        return sum(n for (prefix, group), n in state.priority_waiting.items()
+                   if prefix == ticket.category and (cfg.priority_rank(group) or 0) <= mine) - 1
+    return waiting_ahead_scan(state, cfg, ticket)
+
+
+def waiting_ahead_scan(state: HallState, cfg: HallConfig, ticket: Ticket) -> int:
+    """The full count, for any ticket in any position (GET /api/tickets/{id})."""
+    mine = cfg.priority_rank(ticket.priority)
     ahead = 0
     for other in state.waiting.get(ticket.category, {}).values():
         if other is ticket:

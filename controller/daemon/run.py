@@ -8,6 +8,7 @@ was told is committed is lost, and nothing uncommitted is acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,10 @@ WRITER_STALL_S = 30.0
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
+    """HOST:PORT (or [v6]:PORT) to its parts; ValueError naming what is wrong."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"listen address must be HOST:PORT with a port 1-65535, not {listen!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -115,39 +119,45 @@ async def serve(cfg: HallConfig, data_dir: Path, listen: str,
 
 async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyncio.Event) -> None:
     started = time.time()
-    secret = _read_secret(cfg)  # a config problem stops the start, before anything opens
+    host, port = split_listen(listen)  # problems with the input stop the start first
+    secret = _read_secret(cfg)
     key = load_or_create_key(data_dir)
-    event_log = await EventLog.open(data_dir)
-    state = await rebuild(event_log)
-    writer = Writer(cfg, event_log, state)
-    await writer.load_answers()
-    hall = Hall(cfg, writer, event_log, Authenticator(event_log), key, started)
-    cursors = await CursorStore.open(data_dir)
-    mqtt = None
-    review = None
-    if cfg.cloud.mqtt_url:
-        mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors,
-                        DownlinkHandler(cfg, writer, key))
-    if cfg.cloud.evaluation_url:
-        review = ReviewUplink(cfg, cfg.cloud.evaluation_url, secret, event_log, writer, cursors,
-                              cfg.cloud.evaluation_timeout_s)
-    hall.sync_status = _all_links([
-        mqtt.status if mqtt else _not_configured(MQTT_LINK, cursors, writer),
-        review.status if review else _not_configured(REVIEW_LINK, cursors, writer),
-    ])
-    app = build_app(hall)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
-    await runner.setup()
-    host, port = split_listen(listen)
-    supervisor = Supervisor()
-    supervisor.start("writer", writer.run)
-    if mqtt is not None:
-        supervisor.start("mqtt", mqtt.run)
-    if review is not None:
-        supervisor.start("haochaping", review.run)
-    try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
+    async with contextlib.AsyncExitStack() as stack:  # whatever opened is closed, always
+        event_log = await EventLog.open(data_dir)
+        stack.push_async_callback(event_log.close)
+        cursors = await CursorStore.open(data_dir)
+        stack.push_async_callback(cursors.close)
+        state = await rebuild(event_log)
+        writer = Writer(cfg, event_log, state)
+        await writer.load_answers()
+        hall = Hall(cfg, writer, event_log, Authenticator(event_log), key, started)
+        mqtt = review = None
+        if cfg.cloud.mqtt_url:
+            mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors,
+                            DownlinkHandler(cfg, writer, key))
+        if cfg.cloud.evaluation_url:
+            review = ReviewUplink(cfg, cfg.cloud.evaluation_url, secret, event_log, writer,
+                                  cursors, cfg.cloud.evaluation_timeout_s)
+        hall.sync_status = _all_links([
+            mqtt.status if mqtt else _not_configured(MQTT_LINK, cursors, writer),
+            review.status if review else _not_configured(REVIEW_LINK, cursors, writer),
+        ])
+        supervisor = Supervisor()
+        stack.push_async_callback(supervisor.stop)
+        supervisor.start("writer", writer.run)
+        # On the way out, in this order: stop listening (in-flight requests still get
+        # their answers), stop the timers, let the writer empty its queue; then the
+        # callbacks above stop the remaining parts and close the files.
+        stack.push_async_callback(writer.drain)
+        stack.push_async_callback(supervisor.stop, ["ticker", "watchdog"])
+        runner = web.AppRunner(build_app(hall), access_log=None, shutdown_timeout=10.0)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        if mqtt is not None:
+            supervisor.start("mqtt", mqtt.run)
+        if review is not None:
+            supervisor.start("haochaping", review.run)
         supervisor.start("ticker", lambda: _ticker(writer))
         interval = watchdog_interval()
         if interval:
@@ -161,11 +171,4 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
         await stop.wait()
         notify("STOPPING=1")
         log.info("stopping")
-    finally:
-        await runner.cleanup()  # stop listening; in-flight requests still get answered
-        await supervisor.stop(["ticker", "watchdog"])
-        await writer.drain()  # the writer part is still running and empties its queue
-        await supervisor.stop()
-        await cursors.close()
-        await event_log.close()
-        log.info("stopped", last_seq=writer.state.last_seq)
+    log.info("stopped", last_seq=writer.state.last_seq)

@@ -10,10 +10,11 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -21,6 +22,7 @@ from controller.core.events import PRIVATE_KEYS
 from controller.store.schema import PRAGMAS, open_sync
 
 DB_NAME = "hall.sqlite3"
+T = TypeVar("T")
 _SAFE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 _SAFE_TYPE = re.compile(r"[a-z][a-z_.]{0,63}")
 
@@ -80,17 +82,76 @@ class StoreError(Exception):
 
 
 def _check_and_migrate(path: Path) -> None:
-    conn = open_sync(str(path))
+    try:
+        conn = open_sync(str(path))
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable hall database: {exc}") from None
     try:
         (result,) = conn.execute("PRAGMA quick_check").fetchone()
         if result != "ok":
             raise StoreError(f"{path}: integrity check failed: {result}")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: integrity check failed: {exc}") from None
     finally:
         conn.close()
 
 
+class WriterConnection:
+    """The writer's connection: plain sqlite3 on one thread of its own.
+
+    A group commit is one call on that thread (BEGIN, both inserts, COMMIT): one thread
+    hand-off per group instead of aiosqlite's one per statement, measured in
+    bench/ticket_issue.py. Only the single writer task uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._conn is None:
+                raise sqlite3.ProgrammingError("the writer connection is closed")
+            return fn(self._conn)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def open(self) -> None:
+        def connect() -> None:
+            conn = sqlite3.connect(str(self._path), isolation_level=None,
+                                   check_same_thread=False)
+            for pragma in PRAGMAS:
+                conn.execute(pragma)
+            self._conn = conn
+        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+
+    async def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return await self._run(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def transaction(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Every statement with each of its parameter rows, or none of them."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in statements:
+                    if rows:
+                        conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        await self._run(run)
+
+    async def close(self) -> None:
+        def close(conn: sqlite3.Connection) -> None:
+            conn.close()
+        if self._conn is not None:
+            await self._run(close)
+            self._conn = None
+        self._pool.shutdown(wait=True)
+
+
 class EventLog:
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(self, path: Path, writer: WriterConnection, reader: aiosqlite.Connection):
         self.path = path
         self._writer = writer
         self._reader = reader
@@ -99,11 +160,11 @@ class EventLog:
     async def open(cls, data_dir: Path) -> EventLog:
         path = data_dir / DB_NAME
         await asyncio.to_thread(_check_and_migrate, path)
-        writer = await aiosqlite.connect(str(path), isolation_level=None)
+        writer = WriterConnection(path)
+        await writer.open()
         reader = await aiosqlite.connect(str(path), isolation_level=None)
-        for conn in (writer, reader):
-            for pragma in PRAGMAS:
-                await conn.execute(pragma)
+        for pragma in PRAGMAS:
+            await reader.execute(pragma)
         return cls(path, writer, reader)
 
     async def close(self) -> None:
@@ -116,25 +177,14 @@ class EventLog:
             if not (_SAFE_ID.fullmatch(e.id) and _SAFE_TYPE.fullmatch(e.type)):
                 raise StoreError(f"refusing event {e.seq}: id and type must be plain names")
         try:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                if events:
-                    await self._writer.executemany(
-                        "INSERT INTO events(seq, id, ts, type, data, private, actor) "
-                        "VALUES (?,?,?,?,?,?,?)",
-                        [e.row() for e in events],
-                    )
-                if answers:
-                    await self._writer.executemany(
-                        "INSERT OR REPLACE INTO idempotency"
-                        "(principal, key, fingerprint, status, body, created) VALUES (?,?,?,?,?,?)",
-                        [(a.principal, a.key, a.fingerprint, a.status, a.body, a.created)
-                         for a in answers],
-                    )
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
+            await self._writer.transaction([
+                ("INSERT INTO events(seq, id, ts, type, data, private, actor) "
+                 "VALUES (?,?,?,?,?,?,?)", [e.row() for e in events]),
+                ("INSERT OR REPLACE INTO idempotency"
+                 "(principal, key, fingerprint, status, body, created) VALUES (?,?,?,?,?,?)",
+                 [(a.principal, a.key, a.fingerprint, a.status, a.body, a.created)
+                  for a in answers]),
+            ])
         except sqlite3.Error as exc:
             raise StoreError(f"event log write failed: {exc}") from exc
 
@@ -185,7 +235,8 @@ class EventLog:
         return [IdempotencyRow(*r) for r in rows]
 
     async def prune_idempotency(self, before: float) -> None:
-        await self._writer.execute("DELETE FROM idempotency WHERE created < ?", (before,))
+        await self._writer.transaction([("DELETE FROM idempotency WHERE created < ?",
+                                         [(before,)])])
 
     async def token_by_hash(self, digest: str) -> tuple[str, str, int | None] | None:
         async with self._reader.execute(

@@ -136,10 +136,14 @@ class Writer:
                 await self._commit_group(group)
             except Exception as exc:  # never leave a caller waiting on a lost group
                 log.exception("group_failed", size=len(group))
-                for j in group:
-                    if not j.future.done():
-                        j.future.set_exception(StoreError(f"command not committed: {exc}"))
-                self.state = await rebuild(self.log)
+                # Rebuild before answering: once told "not committed", nobody may still
+                # read the group's decisions from the projection.
+                try:
+                    self.state = await rebuild(self.log)
+                finally:
+                    for j in group:
+                        if not j.future.done():
+                            j.future.set_exception(StoreError(f"command not committed: {exc}"))
             finally:
                 for _ in group:
                     self.queue.task_done()

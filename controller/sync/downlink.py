@@ -10,6 +10,7 @@ re-sends a command until it sees that ack, and the hall recognises the re-sends 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -32,6 +33,7 @@ log = structlog.get_logger("downlink")
 
 MAX_AGE_S = 7 * 24 * 3600.0  # a command older than this is out of date
 MAX_PAYLOAD = 64 * 1024
+MAX_MS = 2**53  # epoch milliseconds beyond this are not times (and lose precision)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -65,6 +67,9 @@ def _time(body: dict[str, Any], key: str, required: bool = True) -> float | None
     if isinstance(value, bool):
         raise Malformed("bad_field", f"body.{key} must be a time")
     if isinstance(value, int | float):
+        # Python's JSON reads NaN, Infinity and 400-digit integers: none is a time.
+        if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value < MAX_MS:
+            raise Malformed("bad_field", f"body.{key} is not a time in epoch milliseconds")
         return float(value) / 1000.0
     if isinstance(value, str):
         try:
@@ -135,7 +140,8 @@ class DownlinkHandler:
         command_id = message.get("id")
         if not isinstance(command_id, str) or not 1 <= len(command_id) <= 64:
             raise Malformed("missing_id", "a command needs an id (a string of 1-64 characters)")
-        if message.get("v") != PROTOCOL_VERSION:
+        version = message.get("v")
+        if isinstance(version, bool) or not isinstance(version, int) or version != PROTOCOL_VERSION:
             raise Malformed("bad_version", f"protocol version must be {PROTOCOL_VERSION}")
         kind = message.get("kind")
         body = message.get("body")

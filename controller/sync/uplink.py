@@ -31,6 +31,7 @@ class Uplink:
         self.link = link
         self.receipts = receipts
         self.received = 0  # the receiver-confirmed cursor, when receipts are on
+        self.highest_sent = 0  # the highest seq handed to the broker by this process
         self.log = log
         self.cursors = cursors
         self.encode = encode
@@ -51,9 +52,9 @@ class Uplink:
             self.received = await self.cursors.get(self.link + ".receipt")
 
     async def receipt(self, seq: int) -> None:
-        """The receiver stored everything up to `seq` (never past what the broker acked:
-        a receiver cannot have stored what was never sent)."""
-        seq = min(seq, self.acked)
+        """The receiver stored everything up to `seq` (capped at what this hall ever sent:
+        a receiver cannot have stored more, and a wrong receipt must not skip events)."""
+        seq = min(seq, max(self.acked, self.highest_sent))
         if seq > self.received:
             await self.cursors.advance(self.link + ".receipt", seq)
             self.received = seq
@@ -90,6 +91,7 @@ class Uplink:
                         rows = batches.get_nowait()
                     inflight.append((rows[-1][0],
                                      asyncio.ensure_future(publish(self.encode(rows)))))
+                    self.highest_sent = max(self.highest_sent, rows[-1][0])
                     self.sent_batches += 1
                 if len(inflight) >= self.max_inflight:
                     await asyncio.wait((inflight[0][1], reader),

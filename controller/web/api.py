@@ -319,9 +319,9 @@ async def metrics(request: web.Request) -> web.Response:
                   "# TYPE hall_sync_oldest_unsent_age_seconds gauge"]
         lines += [f'hall_sync_oldest_unsent_age_seconds{{link="{x["link"]}"}} '
                   f'{x["oldest_unsent_age_s"] or 0}' for x in links]
-    return web.Response(text="\n".join(lines) + "\n",
-                        content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Version": "0.0.4"})
+    response = web.Response(text="\n".join(lines) + "\n")
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response
 
 
 def routes() -> list[Route]:

@@ -287,9 +287,6 @@ def test_dispatch_order_is_kept() -> None:
     assert cfg.queue.dispatch == ("ratio", "overdue")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: controller/config/loader.py _Reader.number accepts TOML inf and nan "
-    "(`nan <= 0` is False), and views.estimated_wait_min then raises on math.ceil"))
 @pytest.mark.parametrize("value", [float("inf"), float("nan")])
 def test_default_service_min_must_be_finite(value: float) -> None:
     err = error_of(_set("categories", "default_service_min", value, 0))

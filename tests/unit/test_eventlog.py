@@ -69,11 +69,12 @@ async def test_open_creates_the_schema_in_an_empty_directory(tmp_path: Path) -> 
 
 
 async def test_both_connections_commit_with_synchronous_full(log: EventLog) -> None:
-    for conn in (log._writer, log._reader):
-        async with conn.execute("PRAGMA synchronous") as cur:
-            assert (await cur.fetchone()) == (2,)  # FULL
-        async with conn.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone()) == ("wal",)
+    assert await log._writer.query("PRAGMA synchronous") == [(2,)]  # FULL
+    assert await log._writer.query("PRAGMA journal_mode") == [("wal",)]
+    async with log._reader.execute("PRAGMA synchronous") as cur:
+        assert (await cur.fetchone()) == (2,)
+    async with log._reader.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone()) == ("wal",)
 
 
 async def test_append_then_read_and_replay(log: EventLog) -> None:
@@ -250,10 +251,6 @@ async def test_an_intact_file_passes_the_check(tmp_path: Path) -> None:
         await log.close()
 
 
-@pytest.mark.xfail(strict=True, raises=sqlite3.DatabaseError, reason=(
-    "bug: controller/store/eventlog.py _check_and_migrate (via schema.open_sync) lets "
-    "sqlite3.DatabaseError escape for a file that is not a database, so `hallctl run` "
-    "dies with a traceback instead of 'cannot start: ...'"))
 async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"this is not an SQLite database, only junk\n" * 100)
     with pytest.raises(StoreError):

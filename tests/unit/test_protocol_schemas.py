@@ -3,15 +3,17 @@
 A small demo-hall scenario is run through `controller.core.engine.execute` (the writer's
 own entry point) and through `DownlinkHandler` with a stand-in writer, so that every event
 type, every command kind and every ack result is produced by the code itself. The events
-are wrapped as `Envelope`s and encoded by `encode_batch`; commands come from the reference
-cloud's `push`, receipts from its event handler; the review report from `report_fields`.
+are wrapped as `Envelope`s and encoded by `encode_batch`, and also stored in a real
+`EventLog` and read back in their wire form (`read_wire` + `encode_fragments`, what the
+uplink sends); commands come from the reference cloud's `push`, receipts from its event
+handler; the review report from `report_fields`.
 
-`jsonschema` is not a dependency of the project, so a small validator for the subset of
-JSON Schema 2020-12 the schemas use lives here. It refuses any keyword it does not
-implement, so a schema can never silently claim more than is checked. In strict mode it
-also treats every object property that a schema does not declare as an error: the schemas
-stay open for receivers (fields are only ever added), but a field the code sends without
-documenting it fails this test.
+`jsonschema` is not installed in the project's environment, so a small validator for the
+subset of JSON Schema 2020-12 the schemas use lives here. It refuses any keyword it does
+not implement, so a schema can never silently claim more than is checked. `undocumented`
+adds what `unevaluatedProperties: false` would: the schemas stay open for receivers
+(fields are only ever added), but a field the code sends without documenting it fails
+this test. So do an event type, a command kind or an ack reason missing from the docs.
 """
 
 from __future__ import annotations
@@ -401,8 +403,9 @@ async def _drive() -> Scenario:
     h.ok(c.RecordReport(good, False, 400, '{"result":"fail","resultmsg":"deptCode"}'))
     h.ok(c.RetryReport(good))
 
-    # The next business day: whatever still waits expires.
+    # The next business day: whatever still waits, or is still at a window, expires.
     h.ok(c.IssueTicket(str(uuid6.uuid7()), "G", "web"))
+    h.ok(c.CallNext(4))  # the SMS ticket, left open at window 4 overnight
     h.now = T0 + 24 * 3600.0
     h.ok(c.Tick())
 
