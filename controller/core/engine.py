@@ -9,7 +9,9 @@ goes so the next decision sees it. No I/O and no clock: `now` is an argument.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from controller.config.model import CHANNELS, HallConfig
 from controller.core import appointments, evaluations, notices
@@ -70,6 +72,8 @@ def passage_of_time(state: HallState, cfg: HallConfig, now: float, tick: bool = 
                                                      "window": win.number}))
     if tick:
         out.extend(appointments.no_shows(state, cfg, now))
+        for ticker in _TICKERS:
+            out.extend(ticker(state, cfg, now))
     for t in state.suspended.values():
         if t.business_day < today:
             out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number}))
@@ -80,7 +84,29 @@ def passage_of_time(state: HallState, cfg: HallConfig, now: float, tick: bool = 
     return out
 
 
+Decider = Callable[[HallState, HallConfig, Any, float], list[Event]]
+Ticker = Callable[[HallState, HallConfig, float], list[Event]]
+_DECIDERS: dict[type, Decider] = {}
+_TICKERS: list[Ticker] = []
+
+
+def register_command(kind: type, decider: Decider) -> None:
+    """Lets a core module own its commands (flow alerts, cases, ...) without this file
+    knowing them. The module registers at import; `controller.core.modules` imports all."""
+    if kind in _DECIDERS:
+        raise ValueError(f"{kind.__name__} is registered already")
+    _DECIDERS[kind] = decider
+
+
+def register_tick(ticker: Ticker) -> None:
+    """A sweep run on every Tick (every few seconds): what time alone causes in a module."""
+    _TICKERS.append(ticker)
+
+
 def decide(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> list[Event]:
+    registered = _DECIDERS.get(type(cmd))
+    if registered is not None:
+        return registered(state, cfg, cmd, now)
     if isinstance(cmd, c.IssueTicket):
         return _issue(state, cfg, cmd, now)
     if isinstance(cmd, c.Tick):
@@ -360,3 +386,8 @@ _WINDOW_HANDLERS = {
     c.ResumeWindow: _resume,
     c.CloseWindow: _close,
 }
+
+
+# Last, so that the modules find register_command and register_tick defined: whoever
+# uses the engine gets every module's rules, whatever it imported first.
+from controller.core import modules  # noqa: E402,F401

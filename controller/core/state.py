@@ -144,6 +144,9 @@ class HallState:
     cloud_commands: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     evaluated: dict[str, str] = field(default_factory=dict)  # key -> evaluation id
+    # State of core modules that register their own events (see register_event), by
+    # module name: e.g. extra["alerts"]. Rebuilt from the log like everything else.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def window(self, number: int) -> WindowState:
         state = self.windows.get(number)
@@ -189,6 +192,13 @@ def _history(ticket: Ticket, kind: str, at: float, data: dict[str, Any]) -> None
         if data.get(key) is not None:
             entry[key] = data[key]
     ticket.history.append(entry)
+
+
+def register_event(kind: str, handler: Handler) -> None:
+    """Lets a core module apply its own event types (kept in `state.extra`)."""
+    if kind in _HANDLERS:
+        raise ValueError(f"event type {kind} is registered already")
+    _HANDLERS[kind] = handler
 
 
 def apply(state: HallState, kind: str, data: dict[str, Any], at: float, seq: int = 0) -> None:
