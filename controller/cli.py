@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from controller import __version__
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--window", type=int, default=None, help="the window of a clerk or pad token")
     create.add_argument("--config", type=Path, default=None)
     create.add_argument("--data-dir", type=Path, default=None)
+    listing = token_sub.add_parser("list", help="list tokens (ids and roles; never the tokens)")
+    listing.add_argument("--config", type=Path, default=None)
+    listing.add_argument("--data-dir", type=Path, default=None)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.add_argument("--config", type=Path, default=None)
+    revoke.add_argument("--data-dir", type=Path, default=None)
     return p
 
 
@@ -66,6 +74,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = load_config(args.file)
     print(f"{args.file}: OK: hall {cfg.hall_id} ({cfg.hall_name}), "
           f"{len(cfg.categories)} categories, {len(cfg.windows)} windows")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from controller.store.tokens import list_tokens, revoke_token
+
+    if args.token_command == "create":
+        return cmd_token_create(args)
+    data_dir = _data_dir(args.data_dir, _load(args.config))
+    if args.token_command == "list":
+        print(f"{'id':<12}  {'role':<10}  {'window':>6}  {'created (UTC)':<19}  revoked")
+        for token_id, role, window, created, revoked in list_tokens(data_dir):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(created))
+            gone = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(revoked)) if revoked else ""
+            print(f"{token_id:<12}  {role:<10}  {window or '':>6}  {when:<19}  {gone}")
+        return 0
+    if not revoke_token(data_dir, args.token_id):
+        print(f"hallctl: no active token {args.token_id}", file=sys.stderr)
+        return 1
+    print(f"revoked token {args.token_id}; a running daemon refuses it within seconds")
     return 0
 
 
@@ -153,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             return cmd_check_config(args)
         if args.command == "token":
-            return cmd_token_create(args)
+            return cmd_token(args)
         if args.command == "cloud-sim":
             return cmd_cloud_sim(args)
         return cmd_run(args)

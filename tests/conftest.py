@@ -105,14 +105,14 @@ async def wait_healthy(base: str, timeout: float = 15.0) -> None:
             await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def hall(tmp_path: Path, demo_cfg: HallConfig) -> AsyncIterator[Api]:
-    """The demo hall's daemon running in this event loop, with tokens of every role."""
-    data_dir = tmp_path / "data"
-    tokens = make_tokens(data_dir)
-    port = free_port()
+@contextlib.asynccontextmanager
+async def running_hall(cfg: HallConfig, data_dir: Path, tokens: Tokens,
+                       port: int | None = None) -> AsyncIterator[Api]:
+    """The daemon of `cfg` on `data_dir` running in this event loop, stopped cleanly on
+    exit (so a test can start it again on the same directory, and port, to restart it)."""
+    port = port or free_port()
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(demo_cfg, data_dir, f"127.0.0.1:{port}", stop))
+    task = asyncio.create_task(serve(cfg, data_dir, f"127.0.0.1:{port}", stop))
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_healthy(base)
@@ -121,6 +121,14 @@ async def hall(tmp_path: Path, demo_cfg: HallConfig) -> AsyncIterator[Api]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def hall(tmp_path: Path, demo_cfg: HallConfig) -> AsyncIterator[Api]:
+    """The demo hall's daemon running in this event loop, with tokens of every role."""
+    data_dir = tmp_path / "data"
+    async with running_hall(demo_cfg, data_dir, make_tokens(data_dir)) as api:
+        yield api
 
 
 @dataclass

@@ -69,3 +69,27 @@ def create_token(data_dir: Path, role: str, window: int | None,
     finally:
         conn.close()
     return token_id, token
+
+
+def list_tokens(data_dir: Path) -> list[tuple[str, str, int | None, float, float | None]]:
+    """(id, role, window, created, revoked) of every token; the tokens themselves are
+    not stored and cannot be listed."""
+    conn = open_sync(str(data_dir / DB_NAME))
+    try:
+        rows = conn.execute(
+            "SELECT id, role, window, created, revoked FROM tokens ORDER BY created").fetchall()
+    finally:
+        conn.close()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def revoke_token(data_dir: Path, token_id: str) -> bool:
+    """Marks a token revoked; False if no such (unrevoked) token. A running daemon stops
+    accepting it within its cache time (controller/web/auth.py)."""
+    conn = open_sync(str(data_dir / DB_NAME))
+    try:
+        cur = conn.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                           (time.time(), token_id))
+        return cur.rowcount == 1
+    finally:
+        conn.close()

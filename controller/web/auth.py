@@ -1,11 +1,14 @@
 """Bearer tokens and roles: who may do what.
 
-Tokens found valid are cached by digest, so the hot path (a kiosk issuing tickets) costs a
-dict lookup, not a database read. Unknown tokens are looked up every time: a token created
-with `hallctl token create` while the daemon runs works at once.
+Tokens found valid are cached by digest for CACHE_S seconds, so the hot path (a kiosk
+issuing tickets) costs a dict lookup, not a database read, and a token revoked with
+`hallctl token revoke` stops working within that time. Unknown tokens are looked up every
+time: a token created with `hallctl token create` while the daemon runs works at once.
 """
 
 from __future__ import annotations
+
+import time
 
 from aiohttp import web
 
@@ -17,12 +20,13 @@ WINDOW_ROLES = frozenset({Role.CLERK, Role.SUPERVISOR, Role.ADMIN})
 ISSUE_ROLES = frozenset({Role.KIOSK, Role.SUPERVISOR, Role.ADMIN})
 READ_ALL_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ANY_ROLE = frozenset(Role)
+CACHE_S = 10.0
 
 
 class Authenticator:
     def __init__(self, log: EventLog) -> None:
         self._log = log
-        self._cache: dict[str, Principal] = {}
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     async def principal(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization", "")
@@ -32,13 +36,16 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "the Authorization header must be Bearer TOKEN")
         key = digest(token.strip())
-        found = self._cache.get(key)
-        if found is None:
-            row = await self._log.token_by_hash(key)
-            if row is None:
-                raise ApiError(401, "unauthorized", "unknown or revoked token")
-            found = Principal(row[0], Role(row[1]), row[2])
-            self._cache[key] = found
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < CACHE_S:
+            return cached[0]
+        row = await self._log.token_by_hash(key)
+        if row is None:
+            self._cache.pop(key, None)
+            raise ApiError(401, "unauthorized", "unknown or revoked token")
+        found = Principal(row[0], Role(row[1]), row[2])
+        self._cache[key] = (found, now)
         return found
 
     async def require(self, request: web.Request, roles: frozenset[Role],

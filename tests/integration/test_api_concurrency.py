@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from controller.config import DEFAULT_CONFIG, load_config
-from controller.daemon.run import serve
-from tests.conftest import Api, free_port, make_tokens, wait_healthy
+from tests.conftest import Api, make_tokens, running_hall
 
 ALL_WINDOWS = list(range(1, 17))
 
@@ -44,18 +42,8 @@ async def wide_hall(tmp_path: Path) -> AsyncIterator[Api]:
     cfg = load_config(everyone_serves_g(tmp_path / "wide-hall.toml"))
     assert all("G" in w.weights for w in cfg.windows.values())
     data_dir = tmp_path / "data"
-    tokens = make_tokens(data_dir)
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(cfg, data_dir, f"127.0.0.1:{port}", stop))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base)
-        async with aiohttp.ClientSession() as session:
-            yield Api(base, session, tokens)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+    async with running_hall(cfg, data_dir, make_tokens(data_dir)) as api:
+        yield api
 
 
 async def call_all(hall: Api, windows: list[int]) -> dict[int, dict[str, Any] | None]:

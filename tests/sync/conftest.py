@@ -8,14 +8,12 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
-from controller.daemon.run import serve
 from tests.broker import Broker
-from tests.conftest import Api, free_port, make_tokens, wait_healthy
+from tests.conftest import Api, make_tokens, running_hall
 
 
 @pytest.fixture
@@ -53,16 +51,6 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 async def synced_hall(tmp_path: Path, demo_cfg: HallConfig, broker: Broker
                       ) -> AsyncIterator[Api]:
     data_dir = tmp_path / "data"
-    tokens = make_tokens(data_dir)
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        serve(cloud_cfg(demo_cfg, broker.url), data_dir, f"127.0.0.1:{port}", stop))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base)
-        async with aiohttp.ClientSession() as session:
-            yield Api(base, session, tokens)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+    async with running_hall(cloud_cfg(demo_cfg, broker.url), data_dir,
+                            make_tokens(data_dir)) as api:
+        yield api

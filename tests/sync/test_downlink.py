@@ -21,16 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import aiomqtt
 import pytest
 
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
 from controller.core.identity import id_checksum_ok
-from controller.daemon.run import serve
 from tests.broker import Broker
-from tests.conftest import Api, Tokens, free_port, make_tokens, wait_healthy
+from tests.conftest import Api, make_tokens, running_hall
 from tests.sync.conftest import cloud_cfg, wait_until
 
 HALL = "demo-330100"
@@ -157,22 +155,6 @@ async def still_serving(api: Api) -> None:
     assert status == 200 and body["status"] == "ok", body
     ticket = await api.issue("G")
     assert ticket["status"] == "waiting"
-
-
-@contextlib.asynccontextmanager
-async def running_hall(cfg: HallConfig, data_dir: Path, tokens: Tokens) -> AsyncIterator[Api]:
-    """A synced hall on `data_dir`, stopped cleanly on exit (for restarts)."""
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(cfg, data_dir, f"127.0.0.1:{port}", stop))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base)
-        async with aiohttp.ClientSession() as session:
-            yield Api(base, session, tokens)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
 
 # ---- tests -----------------------------------------------------------------------------

@@ -9,14 +9,12 @@ import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
-from controller.daemon.run import serve
-from tests.conftest import Api, free_port, make_tokens, wait_healthy
+from tests.conftest import Api, free_port, make_tokens, running_hall
 from tests.sync.conftest import wait_until
 
 SECRET = b"shared-review-secret"
@@ -43,17 +41,8 @@ async def rated_hall(tmp_path: Path, demo_cfg: HallConfig,
         demo_cfg.cloud, evaluation_url=base + "/evaluations", secret_file=secret_file,
         evaluation_timeout_s=0.5))
     data_dir = tmp_path / "data"
-    tokens = make_tokens(data_dir)
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(cfg, data_dir, f"127.0.0.1:{port}", stop))
-    try:
-        await wait_healthy(f"http://127.0.0.1:{port}")
-        async with aiohttp.ClientSession() as session:
-            yield Api(f"http://127.0.0.1:{port}", session, tokens)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+    async with running_hall(cfg, data_dir, make_tokens(data_dir)) as api:
+        yield api
 
 
 async def serve_and_rate(api: Api, count: int, level: int = 5, first: int = 0
