@@ -81,6 +81,11 @@ class StoreError(Exception):
     """The log could not be written; nothing of the batch was acknowledged."""
 
 
+class StoreFull(StoreError):
+    """The disk (or the configured `[store] max_size_mb`) is full: nothing of the batch was
+    written. Nothing is ever evicted to make room: tickets and evaluations are the record."""
+
+
 def _check_and_migrate(path: Path) -> None:
     try:
         conn = open_sync(str(path))
@@ -115,12 +120,15 @@ class WriterConnection:
             return fn(self._conn)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
-    async def open(self) -> None:
+    async def open(self, max_size_mb: int | None = None) -> None:
         def connect() -> None:
             conn = sqlite3.connect(str(self._path), isolation_level=None,
                                    check_same_thread=False)
             for pragma in PRAGMAS:
                 conn.execute(pragma)
+            if max_size_mb is not None:
+                (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+                conn.execute(f"PRAGMA max_page_count={max_size_mb * 1024 * 1024 // page_size}")
             self._conn = conn
         await asyncio.get_running_loop().run_in_executor(self._pool, connect)
 
@@ -137,7 +145,8 @@ class WriterConnection:
                         conn.executemany(sql, rows)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back already on some errors (FULL)
+                    conn.execute("ROLLBACK")
                 raise
         await self._run(run)
 
@@ -157,11 +166,11 @@ class EventLog:
         self._reader = reader
 
     @classmethod
-    async def open(cls, data_dir: Path) -> EventLog:
+    async def open(cls, data_dir: Path, max_size_mb: int | None = None) -> EventLog:
         path = data_dir / DB_NAME
         await asyncio.to_thread(_check_and_migrate, path)
         writer = WriterConnection(path)
-        await writer.open()
+        await writer.open(max_size_mb)
         reader = await aiosqlite.connect(str(path), isolation_level=None)
         for pragma in PRAGMAS:
             await reader.execute(pragma)
@@ -186,6 +195,8 @@ class EventLog:
                   for a in answers]),
             ])
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise StoreFull(f"the event log is full: {exc}") from exc
             raise StoreError(f"event log write failed: {exc}") from exc
 
     async def last_seq(self) -> int:

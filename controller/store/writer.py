@@ -177,8 +177,10 @@ class Writer:
                 # Encoded here, inside this command's own failure boundary: data SQLite
                 # cannot store fails this command alone, not the whole group's commit.
                 encoded = [encode_data(e.data) for e in outcome.events]
-                body = json.dumps(reply[1], ensure_ascii=False)
-                body.encode("utf-8")
+                body = ""
+                if job.idem is not None:  # only a kept answer is stored, so checked here
+                    body = json.dumps(reply[1], ensure_ascii=False)
+                    body.encode("utf-8")
             except Exception as exc:  # a bug in one command must not sink its group
                 log.exception("command_failed", command=type(job.command).__name__)
                 replies.append((job, exc))

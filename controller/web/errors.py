@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from controller.core.errors import Refusal
-from controller.store.eventlog import StoreError
+from controller.store.eventlog import StoreError, StoreFull
 from controller.store.writer import IdempotencyMismatch
 
 log = structlog.get_logger("web")
@@ -55,6 +55,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             422, "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
+    except StoreFull:
+        return error_response(
+            507, "store_full",
+            "the hall's disk is full: nothing was recorded. Free space or raise "
+            "[store] max_size_mb; reading the queue still works")
     except StoreError as exc:
         return error_response(503, "store_unavailable", str(exc))
     except web.HTTPException as exc:
