@@ -29,6 +29,7 @@ from controller.config.model import (
     PriorityGroup,
     QueueRules,
     ReviewSystem,
+    StoreRules,
     Window,
 )
 
@@ -193,6 +194,9 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         reasons.append(EvaluationReason(code, r.str("label", _REQUIRED)))
         r.done()
     review = _parse_review(_Reader(file, "review", top.table_("review", {})))
+    store_table = _Reader(file, "store", top.table_("store", {}))
+    store = StoreRules(max_size_mb=store_table.int("max_size_mb", None, 1, 10**6))
+    store_table.done()
     appointments = _parse_appointments(
         _Reader(file, "appointments", top.table_("appointments", {})),
         {p.name for p in priorities},
@@ -214,6 +218,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         appointments=appointments,
         evaluation_reasons=tuple(reasons),
         review=review,
+        store=store,
     )
 
 

@@ -140,6 +140,13 @@ class CloudConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreRules:
+    """Where the log may grow. None: up to the disk."""
+
+    max_size_mb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HallConfig:
     source: Path
     hall_id: str
@@ -155,6 +162,7 @@ class HallConfig:
     appointments: AppointmentRules = AppointmentRules()
     evaluation_reasons: tuple[EvaluationReason, ...] = ()
     review: ReviewSystem = ReviewSystem()
+    store: StoreRules = StoreRules()
     # Derived once, looked up on every ticket: not configuration keys.
     _ranks: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _serving: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False,

@@ -123,7 +123,7 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
     secret = _read_secret(cfg)
     key = load_or_create_key(data_dir)
     async with contextlib.AsyncExitStack() as stack:  # whatever opened is closed, always
-        event_log = await EventLog.open(data_dir)
+        event_log = await EventLog.open(data_dir, cfg.store.max_size_mb)
         stack.push_async_callback(event_log.close)
         cursors = await CursorStore.open(data_dir)
         stack.push_async_callback(cursors.close)
