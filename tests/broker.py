@@ -6,6 +6,7 @@ sessions, as a production broker does.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,20 +29,26 @@ def mosquitto_binary() -> str:
 
 
 class Broker:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, extra: str = "") -> None:
+        """`extra`: more configuration (further listeners, TLS, passwords), appended."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            # Started as root, mosquitto switches to the `mosquitto` user, who may not read
+            # this test's files (certificates, passwords, its own persistence directory).
+            ("user root\n" if os.geteuid() == 0 else "")
+            + ("per_listener_settings true\n" if extra else "")
+            + f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_inflight_messages 20\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.dir}/mosquitto.log\n"
+            + extra
         )
 
     @property
