@@ -157,7 +157,18 @@ class DaemonProcess:
 
     async def started(self) -> None:
         self.start()
-        await wait_healthy(self.base)
+        deadline = time.monotonic() + 15.0
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:  # it died: say why, do not wait out the clock
+                raise RuntimeError(f"hallctl run exited with {self.proc.returncode}:\n"
+                                   + self.log_text()[-2000:])
+            try:
+                await wait_healthy(self.base, timeout=0.5)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
 
     def kill9(self) -> None:
         assert self.proc is not None
