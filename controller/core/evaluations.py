@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core import events as ev
-from controller.config.model import HallConfig
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
 from controller.core.state import HallState, ReportState, Ticket, TicketStatus

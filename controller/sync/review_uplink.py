@@ -103,7 +103,7 @@ class ReviewUplink:
                 async with session.post(self.url, data=body, headers=headers) as resp:
                     status = resp.status
                     text = (await resp.text(errors="replace"))[:200]
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             else:
                 if 200 <= status < 300:

@@ -5,8 +5,8 @@ and the downlink commands together, so both see the same connection state.
 from __future__ import annotations
 
 import asyncio
-import time
 import json
+import time
 from typing import Any
 
 import aiomqtt
@@ -80,7 +80,7 @@ class MqttSync:
                     await client.publish(self.topics.status,
                                          status_payload(self.cfg.hall_id, False),
                                          qos=1, retain=True, timeout=2)
-            except (aiomqtt.MqttError, asyncio.TimeoutError):
+            except (TimeoutError, aiomqtt.MqttError):
                 pass
             try:
                 await client.__aexit__(None, None, None)
