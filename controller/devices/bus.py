@@ -1,0 +1,248 @@
+"""One task owns one link: an RS-485 bus of addressed devices, or one TCP display.
+
+Frames go out one at a time, each followed by the profile's inter-frame gap; a device's
+answer is awaited up to its reply timeout before the next frame. Display updates go before
+polls (a call must reach the screen before anybody is asked for keys). A device that does
+not answer costs only its own timeout and is probed less often while offline, so one dead
+address never takes the bus down. The link itself reconnects through the one reconnect
+state machine (controller/sync/reconnect.py); after a reconnect every display is sent its
+content again, whatever it was showing before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from controller.devices.health import Status
+from controller.devices.runtime import (
+    Device,
+    answer_error,
+    answers,
+    content_frames,
+    new_decoder,
+    poll_frame,
+)
+from controller.sync.reconnect import Backoff, ReconnectLogic
+from firmware_bridges import keypad
+
+log = structlog.get_logger("devices")
+
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+PressHandler = Callable[[Device, keypad.Press], None]
+READ_CHUNK = 4096
+
+
+def serial_opener(path: Path, baudrate: int, bytesize: int, parity: str, stopbits: int
+                  ) -> Opener:
+    async def open_() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        import serial_asyncio_fast
+
+        # resolve a symlink now: a re-created pty behind the same name is a new device
+        target = str(path.resolve()) if path.is_symlink() else str(path)
+        return await serial_asyncio_fast.open_serial_connection(
+            url=target, baudrate=baudrate, bytesize=bytesize, parity=parity,
+            stopbits=stopbits)
+    return open_
+
+
+def tcp_opener(host: str, port: int, timeout: float = 3.0) -> Opener:
+    async def open_() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(host, port)
+    return open_
+
+
+class LinkDown(ConnectionError):
+    pass
+
+
+# Timeouts here use `asyncio.timeout`, never `asyncio.wait_for`: on Python 3.11 wait_for
+# swallows a cancellation that arrives as its inner read completes, and a link task in a
+# read loop would then outlive the daemon's shutdown.
+
+
+class Bus:
+    def __init__(self, name: str, opener: Opener, devices: list[Device],
+                 on_press: PressHandler | None = None) -> None:
+        self.name = name
+        self.opener = opener
+        self.devices = devices
+        self.on_press = on_press
+        self.wake = asyncio.Event()
+        self.decoders: dict[str, Any] = {}
+        self.logic = ReconnectLogic(f"devices:{name}", self._session,
+                                    Backoff(base=0.2, cap=2.0), stable_after=5.0)
+        self.exchanges = 0
+
+    def poke(self) -> None:
+        """New content for some device of this link: take it on the next turn."""
+        self.wake.set()
+
+    async def run(self) -> None:
+        await self.logic.run()
+
+    async def _session(self) -> None:
+        reader, writer = await self.opener()
+        self.logic.mark_connected()
+        self.decoders = {}
+        for d in self.devices:
+            d.forget()  # after a reconnect, every screen is sent its content again
+            d.next_poll = 0.0
+        try:
+            while True:
+                await self._turn(reader, writer)
+        except LinkDown:
+            raise
+        except OSError as exc:
+            raise LinkDown(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            for d in self.devices:
+                d.health.down(f"link {self.name} down")
+            writer.close()
+            try:
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+            except (OSError, TimeoutError):
+                pass
+
+    async def _turn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # 1. content first: a call must reach the screens before anything is polled
+        # (a device that is offline or babbling gets its content only when its next probe
+        # is due: retrying it at once would take the bus from its neighbours)
+        for d in sorted((x for x in self.devices if x.dirty), key=lambda x: x.urgency):
+            if d.dirty and (d.health.status is Status.ONLINE
+                            or time.monotonic() >= d.next_poll):
+                await self._deliver(reader, writer, d)
+        # 2. polls that are due, in address order
+        now = time.monotonic()
+        for d in self.devices:
+            if now >= d.next_poll:
+                frame = poll_frame(d)
+                if frame is None:  # a card with no poll: re-sending the content is the poll
+                    if d.content is not None:
+                        await self._deliver(reader, writer, d, force=True)
+                    else:
+                        d.schedule()
+                    continue
+                await self._exchange(reader, writer, d, frame)
+                d.schedule()
+                if self.wake.is_set() and any(x.dirty for x in self.devices):
+                    break  # new content waits for no poll
+        if any(x.dirty and x.health.status is Status.ONLINE for x in self.devices):
+            return
+        delay = max(0.0, min((d.next_poll for d in self.devices), default=1.0)
+                    - time.monotonic())
+        self.wake.clear()
+        # Idle: listen too, so a closed port or a restarted peer is noticed at once, and a
+        # keypad that sends its key unasked (some do) is heard between polls.
+        read = asyncio.ensure_future(reader.read(READ_CHUNK))
+        woken = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({read, woken}, timeout=delay,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            if not read.done():
+                read.cancel()
+                # let the cancelled read end before anyone reads again (one reader at a
+                # time); asyncio.wait does not swallow a cancellation of this task
+                await asyncio.wait({read})
+        if read.done() and not read.cancelled():
+            chunk = read.result()
+            if not chunk:
+                raise LinkDown("port closed")
+            self._unasked(writer, chunk)
+
+    def _unasked(self, writer: asyncio.StreamWriter, chunk: bytes) -> None:
+        """Bytes nobody was asked for: only a keypad's key frame means something here."""
+        if not any(d.profile.codec == "keypad" for d in self.devices):
+            return
+        decoder = self.decoders.setdefault("keypad", new_decoder("keypad", ""))
+        for f in decoder.feed(chunk):
+            self._maybe_press(writer, f)
+
+    async def _deliver(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       d: Device, force: bool = False) -> None:
+        """Sends the frames of d's content that it has not acknowledged yet (all of them
+        when forced): a call changes one line of a two-line screen, one frame goes out."""
+        content = d.content
+        force = force or d.health.status is not Status.ONLINE
+        ok = True
+        for i, frame in enumerate(content_frames(d)):
+            if not force and d.sent.get(i) == frame:
+                continue
+            ok = await self._exchange(reader, writer, d, frame)
+            if not ok:
+                break
+            d.sent[i] = frame
+        if ok and d.content == content:
+            d.delivered = content
+        d.schedule()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        d: Device, frame: bytes) -> bool:
+        """Send one frame, wait for d's answer. True when d answered well."""
+        self.exchanges += 1
+        writer.write(frame)
+        await writer.drain()
+        decoder = self.decoders.get(d.profile.codec)
+        if decoder is None:
+            decoder = self.decoders[d.profile.codec] = new_decoder(d.profile.codec,
+                                                                   d.profile.encoding)
+        bad_before = decoder.stats.bad_frames
+        timing = d.profile.timing
+        deadline = time.monotonic() + timing.reply_timeout_ms / 1000
+        got_bytes = False
+        answer = None
+        while answer is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    chunk = await reader.read(READ_CHUNK)
+            except TimeoutError:
+                break
+            if not chunk:
+                raise LinkDown("port closed")
+            got_bytes = True
+            for f in decoder.feed(chunk):
+                if answers(d, f):
+                    answer = f
+                self._maybe_press(writer, f)
+        if timing.inter_frame_gap_ms:
+            await asyncio.sleep(timing.inter_frame_gap_ms / 1000)
+        if answer is not None:
+            error = answer_error(d, answer)
+            if error:
+                d.health.garbage(error)
+                return False
+            if d.health.status is not Status.ONLINE:
+                d.forget()  # back from offline or garbage: it may have restarted blank
+            d.health.ok()
+            return True
+        if got_bytes or decoder.stats.bad_frames > bad_before:
+            d.health.garbage(decoder.stats.last_error or "unreadable answer")
+        else:
+            d.health.miss()
+        return False
+
+    def _maybe_press(self, writer: asyncio.StreamWriter, f: Any) -> None:
+        """A key or evaluator frame from any keypad of this bus: acknowledge, then act."""
+        if not isinstance(f, keypad.KeypadFrame) or self.on_press is None:
+            return
+        for d in self.devices:
+            if d.profile.codec != "keypad" or d.address != f.address:
+                continue
+            press = keypad.interpret(f, d.profile.key_func,
+                                     d.profile.levels if d.entry.kind == "evaluator" else None)
+            if press is not None:
+                writer.write(keypad.encode(f))  # the host acknowledges by echoing the frame
+                self.on_press(d, press)
+            return

@@ -1,0 +1,197 @@
+"""Second-generation ID-card reader (SAM module): `AA AA AA 96 69` frames, 115200 8N1.
+
+Pure codec, no I/O.
+
+    request:  AA AA AA 96 69 | LEN u16 BE | CMD PARA [DATA] | CHK
+    response: AA AA AA 96 69 | LEN u16 BE | SW1 SW2 SW3 [DATA] | CHK
+    LEN counts the bytes after it, CHK included; CHK = XOR of LEN..DATA (the bytes after
+    the preamble, before CHK). Find card: AA AA AA 96 69 00 03 20 01 22.
+
+Base information (CMD 30 01) answers SW3 0x90 with DATA = text length u16 BE, photo length
+u16 BE, 256 bytes of UCS-2LE text, then the photo. `read_identity` keeps only what the
+hall may keep: a keyed hash of the ID number (computed by the caller's function, so this
+package needs no key), the masked number and the birth date. The name, address and photo
+are never returned; the clear number lives only inside that function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from firmware_bridges.stream import MAX_BUFFER, StreamStats
+
+PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
+SW_OK = 0x90
+SW_FOUND = 0x9F
+SW_NO_CARD = 0x80  # find card: no card on the reader
+FIND = (0x20, 0x01)
+SELECT = (0x20, 0x02)
+READ_BASE = (0x30, 0x01)
+STATUS = (0x11, 0xFF)
+TEXT_LEN = 256
+# field offsets and sizes in the 256-byte text block, in bytes (UCS-2LE, 2 per character)
+FIELDS = {"name": (0, 30), "sex": (30, 2), "ethnicity": (32, 4), "birth": (36, 16),
+          "address": (52, 70), "id_number": (122, 36), "issuer": (158, 30),
+          "valid_from": (188, 16), "valid_to": (204, 16)}
+
+
+def xor(data: bytes) -> int:
+    out = 0
+    for b in data:
+        out ^= b
+    return out
+
+
+def _frame(body: bytes) -> bytes:
+    length = struct.pack(">H", len(body) + 1)
+    return PREAMBLE + length + body + bytes([xor(length + body)])
+
+
+def request(cmd: int, para: int, data: bytes = b"") -> bytes:
+    return _frame(bytes([cmd, para]) + data)
+
+
+def response(sw3: int, data: bytes = b"", sw1: int = 0x00, sw2: int = 0x00) -> bytes:
+    return _frame(bytes([sw1, sw2, sw3]) + data)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One frame's body between LEN and CHK: for a response, SW1 SW2 SW3 then data."""
+
+    body: bytes
+
+    @property
+    def sw3(self) -> int:
+        return self.body[2] if len(self.body) >= 3 else -1
+
+    @property
+    def data(self) -> bytes:
+        return self.body[3:]
+
+
+class Decoder:
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.stats = StreamStats()
+
+    def feed(self, data: bytes) -> list[Packet]:
+        self.buffer += data
+        out: list[Packet] = []
+        while True:
+            start = self.buffer.find(PREAMBLE)
+            if start < 0:
+                keep = min(len(self.buffer), len(PREAMBLE) - 1)
+                dropped = len(self.buffer) - keep
+                if dropped:
+                    self.stats.skipped_bytes += dropped
+                    del self.buffer[:dropped]
+                break
+            if start:
+                self.stats.skipped_bytes += start
+                del self.buffer[:start]
+            if len(self.buffer) < 7:
+                break
+            (length,) = struct.unpack_from(">H", self.buffer, 5)
+            if length < 2 or length > 4096:
+                self.stats.bad("bad length", 1)
+                del self.buffer[:1]
+                continue
+            total = 7 + length
+            if len(self.buffer) < total:
+                later = self.buffer.find(PREAMBLE, 1)
+                if later > 0 and self._valid_at(later):
+                    self.stats.bad("truncated frame", later)
+                    del self.buffer[:later]
+                    continue
+                break
+            frame = bytes(self.buffer[:total])
+            if xor(frame[5:-1]) != frame[-1]:
+                self.stats.bad("checksum mismatch", 1)
+                del self.buffer[:1]
+                continue
+            out.append(Packet(frame[7:-1]))
+            self.stats.frames += 1
+            del self.buffer[:total]
+        if len(self.buffer) > MAX_BUFFER:
+            self.stats.bad("buffer overflow", len(self.buffer))
+            self.buffer.clear()
+        return out
+
+    def _valid_at(self, pos: int) -> bool:
+        if len(self.buffer) - pos < 7:
+            return False
+        (length,) = struct.unpack_from(">H", self.buffer, pos + 5)
+        end = pos + 7 + length
+        return 2 <= length <= 4096 and end <= len(self.buffer) and \
+            xor(bytes(self.buffer[pos + 5:end - 1])) == self.buffer[end - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class CardIdentity:
+    """All the hall keeps of a swiped card."""
+
+    identity_hash: str
+    masked: str
+    birth_date: dt.date
+
+    def age_on(self, day: dt.date) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+class CardError(ValueError):
+    pass
+
+
+def _field(text: bytes, name: str) -> str:
+    offset, size = FIELDS[name]
+    return text[offset: offset + size].decode("utf-16-le", errors="strict").rstrip(" \x00")
+
+
+def read_identity(base_info: bytes, hasher: Callable[[str], str]) -> CardIdentity:
+    """The data of a base-information answer to what may be kept. `hasher` is the keyed
+    hash of controller.core.identity, bound to the hall's key. The photo after the text
+    block is never looked at."""
+    if len(base_info) < 4 + TEXT_LEN:
+        raise CardError("base information too short")
+    text_len, _photo_len = struct.unpack_from(">HH", base_info, 0)
+    if text_len != TEXT_LEN:
+        raise CardError(f"text block of {text_len} bytes, expected {TEXT_LEN}")
+    text = base_info[4: 4 + TEXT_LEN]
+    try:
+        number = _field(text, "id_number")
+        birth = _field(text, "birth")
+    except UnicodeDecodeError:
+        raise CardError("text block is not UCS-2") from None
+    if len(number) != 18 or len(birth) != 8 or not birth.isdigit():
+        raise CardError("ID number or birth date malformed")
+    try:
+        born = dt.date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    except ValueError:
+        raise CardError("birth date is not a date") from None
+    try:
+        identity_hash = hasher(number)
+    except ValueError as exc:  # IdentityError: a bad check digit
+        raise CardError(str(exc)) from None
+    masked = number[:4] + "*" * 10 + number[-4:]
+    return CardIdentity(identity_hash, masked, born)
+
+
+def base_info_block(name: str, sex: str, ethnicity: str, birth: str, address: str,
+                    id_number: str, issuer: str = "", valid_from: str = "",
+                    valid_to: str = "", photo: bytes = b"\x00" * 1024) -> bytes:
+    """The card's side (simulator and tests): the base-information data of a card."""
+    text = bytearray(b"\x20\x00" * (TEXT_LEN // 2))
+    for key, value in (("name", name), ("sex", sex), ("ethnicity", ethnicity),
+                       ("birth", birth), ("address", address), ("id_number", id_number),
+                       ("issuer", issuer), ("valid_from", valid_from), ("valid_to", valid_to)):
+        offset, size = FIELDS[key]
+        raw = value.encode("utf-16-le")[:size]
+        text[offset: offset + len(raw)] = raw
+    return struct.pack(">HH", TEXT_LEN, len(photo)) + bytes(text) + photo
