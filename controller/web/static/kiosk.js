@@ -1,0 +1,141 @@
+/* The ticket machine: /kiosk. A kiosk token (kept in localStorage: the kiosk is a fixed
+   device) takes tickets and checks in appointments; the ticket view is printable. */
+"use strict";
+HC.addTexts({
+  setup: ["设备设置", "Device setup"], choose: ["请选择办理业务", "Please choose a service"],
+  prio_note: ["绿色通道（老年人、残疾人、军人、孕妇等）请如实选择，窗口将核验", "Green channel (elderly, disabled, servicemen, pregnant women): staff will verify"],
+  normal: ["普通取号", "Regular"], checkin: ["预约签到", "Appointment check-in"],
+  checkin_title: ["预约签到：请输入身份证号码", "Check-in: enter your ID number"], back: ["返回", "Back"],
+  confirm: ["确认签到", "Check in"], print: ["打印", "Print"], done_btn: ["完成", "Done"],
+  hint_wait: ["请在休息区等候，注意呼叫及大屏显示信息", "Please wait in the seating area and watch the screens"],
+  hint_void: ["过号无效，请您重新取号", "A missed call voids the ticket"],
+  ahead: ["您前面还有 {n} 人在等待", "{n} people ahead of you"], waiting_meta: ["等候{n}人 · 约{m}分钟", "{n} waiting · ~{m} min"],
+  waiting_meta0: ["无需等候", "No wait"], failed: ["取号失败：{d}", "Could not issue: {d}"],
+  checkin_failed: ["签到失败：{d}", "Check-in failed: {d}"], del: ["删除", "Del"],
+  choose_item: ["{cat}：请选择办理事项", "{cat}: what do you need?"],
+  any_item: ["其他事项，直接取号", "Something else: just a ticket"], promised: ["承诺{n}个工作日", "{n} working days"],
+});
+const K = { token: HC.storedToken("hc.kiosk.token", true), view: null, prio: null, id: "", backTimer: null };
+const $ = (id) => document.getElementById(id);
+
+function screen(name) {
+  for (const s of ["setup", "home", "items", "checkin", "ticket-view"]) $(s).hidden = s !== name;
+  document.body.dataset.screen = name;
+  clearTimeout(K.backTimer);
+  if (name === "ticket-view") K.backTimer = setTimeout(() => screen("home"), 30000);
+  // an ID number never stays on an unattended screen
+  if (name === "checkin") K.backTimer = setTimeout(() => screen("home"), 60000);
+  else { K.id = ""; renderId(); }
+  if (name === "checkin") { K.id = ""; renderId(); $("checkin-error").textContent = ""; }
+}
+
+function render() {
+  const v = K.view; if (!v) return;
+  $("hall-name").textContent = v.hall_name;
+  const prio = $("prio");
+  const groups = [{ name: null, label: HC.t("normal") }, ...v.priority_groups];
+  prio.replaceChildren(...groups.map(g => HC.el("button", {
+    class: K.prio === g.name ? "on" : "", "data-prio": g.name || "normal", text: g.label,
+    onclick: () => { K.prio = g.name; render(); } })));
+  $("cats").replaceChildren(...v.categories.map(c => HC.el("button", {
+    class: "cat", "data-prefix": c.prefix, onclick: () => chooseCategory(c) },
+    HC.el("span", { class: "name" }, HC.el("span", { class: "prefix", text: c.prefix }), c.name),
+    HC.el("span", { class: "meta", text: c.waiting ? HC.t("waiting_meta", { n: c.waiting, m: c.estimated_wait_min }) : HC.t("waiting_meta0") }))));
+}
+
+function showTicket(t) {
+  $("t-hall").textContent = K.view ? K.view.hall_name : "";
+  $("t-cat").textContent = t.category_name;
+  $("t-number").textContent = t.number;
+  $("t-ahead").textContent = HC.t("ahead", { n: t.waiting_ahead });
+  $("t-time").textContent = t.issued_at.slice(0, 19).replace("T", " ");
+  $("t-qr").src = `/api/display/tickets/${encodeURIComponent(t.id)}/qr.svg`;
+  screen("ticket-view");
+}
+
+/* With a catalog (GET /api/items), a category opens its items: the citizen picks what
+   they came for, and the ticket carries the item. Without one, a category issues at once. */
+async function chooseCategory(c) {
+  let items = [];
+  try {
+    const r = await HC.api("GET", `/api/items?category=${encodeURIComponent(c.prefix)}&limit=100`, { timeout: 4000 });
+    if (r.ok && r.body && Array.isArray(r.body.items)) items = r.body.items.filter(i => i.servable !== false);
+  } catch (e) { items = []; }
+  if (!items.length) { issue(c.prefix); return; }
+  K.category = c;
+  $("items-title").textContent = HC.t("choose_item", { cat: c.name });
+  $("items-error").textContent = "";
+  $("item-list").replaceChildren(...items.map(i => HC.el("button", { class: "item", "data-item": i.code,
+    onclick: () => issue(c.prefix, i.code) },
+    HC.el("span", { class: "iname", text: i.name }),
+    HC.el("span", { class: "imeta", text: [i.path && i.path.length > 1 ? i.path.slice(0, -1).map(p => p.name).join(" › ") : "",
+      i.case_type_name || "", i.promised_days ? HC.t("promised", { n: i.promised_days }) : ""].filter(Boolean).join(" · ") }))));
+  screen("items");
+  K.backTimer = setTimeout(() => screen("home"), 60000);
+}
+
+async function issue(prefix, itemCode) {
+  $("home-error").textContent = ""; $("items-error").textContent = "";
+  const body = { category: prefix };
+  if (itemCode) body.item_code = itemCode;
+  if (K.prio) body.priority = K.prio;
+  try {
+    const r = await HC.api("POST", "/api/tickets", { token: K.token, body, idem: HC.newKey() });
+    if (!r.ok) {
+      $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: (r.body && r.body.detail) || r.status });
+      return;
+    }
+    K.prio = null;
+    showTicket(r.body);
+  } catch (e) { $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: HC.t("conn_lost") }); }
+}
+
+function renderId() { $("id-display").textContent = K.id || "\u00a0"; }
+function buildKeypad() {
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "X", "0", "⌫"];
+  $("keypad").replaceChildren(...keys.map(k => HC.el("button", { "data-key": k, text: k, onclick: () => {
+    if (k === "⌫") K.id = K.id.slice(0, -1); else if (K.id.length < 18) K.id += k;
+    renderId(); } })));
+}
+async function checkIn() {
+  try {
+    const r = await HC.api("POST", "/api/appointments/check-in", { token: K.token, body: { identity: K.id }, idem: HC.newKey() });
+    K.id = ""; renderId();  // the number leaves the screen at once
+    if (!r.ok) { $("checkin-error").textContent = HC.t("checkin_failed", { d: (r.body && r.body.detail) || r.status }); return; }
+    showTicket(r.body.ticket);
+  } catch (e) { $("checkin-error").textContent = HC.t("checkin_failed", { d: HC.t("conn_lost") }); }
+}
+
+async function refresh() {
+  const r = await HC.api("GET", "/api/display/kiosk");
+  if (!r.ok) throw new Error("kiosk " + r.status);
+  K.view = r.body; render();
+}
+
+async function start(token) {
+  const r = await HC.api("GET", "/api/whoami", { token });
+  if (r.status === 401) throw new Error(HC.t("bad_token"));
+  if (!r.ok || !["kiosk", "supervisor", "admin"].includes(r.body.role)) throw new Error(HC.t("wrong_role"));
+  K.token = token; HC.saveToken("hc.kiosk.token", true, token);
+  screen("home");
+  HC.live({ refresh });
+}
+
+$("setup-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  start($("token").value.trim()).catch(err => { $("setup-error").textContent = err.message; });
+});
+$("checkin-btn").addEventListener("click", () => screen("checkin"));
+$("items-back").addEventListener("click", () => screen("home"));
+$("items-any").addEventListener("click", () => issue(K.category.prefix));
+$("checkin-back").addEventListener("click", () => screen("home"));
+$("checkin-go").addEventListener("click", checkIn);
+$("print").addEventListener("click", () => window.print());
+$("done").addEventListener("click", () => screen("home"));
+HC.mountLangSwitch($("lang-slot"));
+HC.applyTexts();
+HC.onLang(render);
+buildKeypad();
+setInterval(() => { $("clock").textContent = HC.clockText(new Date()); }, 1000);
+$("clock").textContent = HC.clockText(new Date());
+if (K.token) start(K.token).catch(() => screen("setup")); else screen("setup");
