@@ -256,7 +256,7 @@ class Load:
                                                  headers=self.headers) as resp:
                         raw = await resp.read()
                         status = resp.status
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     phase.statuses[type(exc).__name__] += 1
                     phase.requests += 1
                     continue
@@ -355,7 +355,7 @@ def profile_summary(path: Path, tickets: int, top: int = 15) -> None:
 # ---- the run ---------------------------------------------------------------------------
 
 def fmt_row(cols: list[str], widths: list[int]) -> str:
-    return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+    return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=True)))
 
 
 def table(phases: list[Phase]) -> str:

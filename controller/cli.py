@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="cloud broker, mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
     run.add_argument("--evaluation-url", default=None, metavar="URL",
                      help="the review system's evaluation endpoint (http[s]://...)")
+    run.add_argument("--no-devices", action="store_true",
+                     help="leave the hall file's [[devices]] alone (maintenance, tests)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     check = sub.add_parser("check-config", help="validate a hall configuration file")
@@ -59,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token_id")
     revoke.add_argument("--config", type=Path, default=None)
     revoke.add_argument("--data-dir", type=Path, default=None)
+    from controller.replay.cli import add_parsers as add_replay_parsers  # replay, export
+
+    add_replay_parsers(sub)
+    from controller.devices.cli import add_parsers as add_device_parsers
+    add_device_parsers(sub)  # hallctl devices, hallctl simulate
     return p
 
 
@@ -120,6 +127,8 @@ def _with_overrides(cfg: HallConfig, args: argparse.Namespace) -> HallConfig:
     """Command-line cloud URLs win over the file; checked the same way."""
     from controller.config.loader import check_http_url, check_mqtt_url
 
+    if getattr(args, "no_devices", False):
+        cfg = dataclasses.replace(cfg, devices=())
     cloud = cfg.cloud
     if args.cloud_mqtt is not None:
         if problem := check_mqtt_url(args.cloud_mqtt):
@@ -184,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_token(args)
         if args.command == "cloud-sim":
             return cmd_cloud_sim(args)
+        if args.command in ("devices", "simulate"):
+            from controller.devices.cli import run as run_devices_cli
+
+            return run_devices_cli(args)
+        if args.command in ("replay", "export"):
+            from controller.replay.cli import run as run_replay_cli
+
+            return run_replay_cli(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(f"hallctl: configuration error: {exc}", file=sys.stderr)

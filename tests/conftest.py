@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -37,7 +38,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def demo_cfg() -> HallConfig:
-    return load_config(DEFAULT_CONFIG)
+    """The demo hall without its devices: a test that wants devices wires its own
+    simulators on free ports (tests/devices), so no test reaches for the demo's fixed
+    ports or retries links to hardware that is not there."""
+    return dataclasses.replace(load_config(DEFAULT_CONFIG), devices=())
 
 
 @dataclass
@@ -150,7 +154,8 @@ class DaemonProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "run", "--config", str(self.config),
-             "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
+             "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}",
+             "--no-devices"],
             stdout=log, stderr=log, env=env, cwd=REPO,
         )
         log.close()

@@ -16,6 +16,7 @@ import json
 import random
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +39,16 @@ RESEND_S = 3.0
 class HallRecord:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id, arrival order
     seqs: set[int] = field(default_factory=set)
-    contiguous: int = 0  # every seq up to here was received
+    contiguous: int = 0  # every seq up to here was received, and applied
+    # Events applied in seq order: one that arrives after a gap waits here until the gap
+    # is filled (a broker restart can deliver a later batch before a re-sent earlier one).
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    held: dict[int, dict[str, Any]] = field(default_factory=dict)
     status: str | None = None
     out_of_order: int = 0
     last_seq_seen: int = 0
+    # (first_seq, last_seq) of each batch as it arrived, for diagnosing order (bounded)
+    batches: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 @dataclass
@@ -118,6 +125,7 @@ class CloudSim:
                 self.acks.setdefault(command_id, body)
                 self.pending.pop(command_id, None)
         elif leaf == "events":
+            record.batches.append((body.get("first_seq", 0), body.get("last_seq", 0)))
             for event in body.get("events", []):
                 self._store_event(record, event)
             await client.publish(f"{self.prefix}/{hall_id}/receipts",
@@ -138,8 +146,10 @@ class CloudSim:
         record.last_seq_seen = max(record.last_seq_seen, seq)
         record.events[event_id] = event
         record.seqs.add(seq)
-        while record.contiguous + 1 in record.seqs:
+        record.held[seq] = event
+        while record.contiguous + 1 in record.held:
             record.contiguous += 1
+            record.applied.append(record.held.pop(record.contiguous))
 
     async def _resend(self, client: aiomqtt.Client) -> None:
         """At-least-once for commands: re-send whatever the hall has not acknowledged."""
@@ -213,7 +223,8 @@ class CloudSim:
     async def _get_events(self, request: web.Request) -> web.Response:
         hall_id = request.query.get("hall")
         halls = [hall_id] if hall_id else list(self.halls)
-        events = [e for h in halls for e in self.halls.get(h, HallRecord()).events.values()]
+        # in the order they took effect: seq order, with nothing after a gap
+        events = [e for h in halls for e in self.halls.get(h, HallRecord()).applied]
         return web.json_response({"events": events})
 
     async def _get_stats(self, request: web.Request) -> web.Response:
@@ -222,7 +233,8 @@ class CloudSim:
             "duplicates": self.duplicates,
             "connected": self._connected.is_set(),
             "halls": {h: {"events": len(r.events), "contiguous": r.contiguous,
-                          "status": r.status, "out_of_order": r.out_of_order}
+                          "held_after_gap": len(r.held), "status": r.status,
+                          "out_of_order_arrivals": r.out_of_order}
                       for h, r in self.halls.items()},
             "evaluations": len(self.evaluations),
             "evaluation_requests": self.evaluation_requests,

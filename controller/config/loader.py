@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from controller.config.model import (
     DISPATCH_RULES,
+    VOICE_BACKENDS,
     AppointmentRules,
     BusinessDay,
     Category,
@@ -30,6 +31,7 @@ from controller.config.model import (
     QueueRules,
     ReviewSystem,
     StoreRules,
+    VoiceConfig,
     Window,
 )
 
@@ -197,11 +199,16 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
     store_table = _Reader(file, "store", top.table_("store", {}))
     store = StoreRules(max_size_mb=store_table.int("max_size_mb", None, 1, 10**6))
     store_table.done()
+    cases = _parse_cases(top.table_("cases", {}), file, set(categories))
     appointments = _parse_appointments(
         _Reader(file, "appointments", top.table_("appointments", {})),
         {p.name for p in priorities},
     )
+    voice = _parse_voice(_Reader(file, "voice", top.table_("voice", {})), file)
+    flow = _parse_flow(_Reader(file, "flow", top.table_("flow", {})))
+    devices = _parse_devices(top.list_("devices", []), file, categories, windows, priorities)
     top.done()
+    cases = _load_catalog(cases, set(categories))  # the catalog file, once the hall file is OK
 
     return HallConfig(
         source=file,
@@ -219,7 +226,70 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         evaluation_reasons=tuple(reasons),
         review=review,
         store=store,
+        cases=cases,
+        voice=voice,
+        flow=flow,
+        devices=devices,
     )
+
+
+def _parse_voice(r: _Reader, file: Path) -> VoiceConfig:
+    """`[voice]`: announcement templates and the audio backend (docs/voice.md)."""
+    from controller.voice.text import check_template
+
+    d = VoiceConfig()
+    backend = r.str("backend", d.backend)
+    if backend not in VOICE_BACKENDS:
+        raise r.fail("backend", f"must be one of {', '.join(VOICE_BACKENDS)}, not {backend!r}")
+    templates = {}
+    for name in ("template", "recall_template"):
+        templates[name] = r.str(name, getattr(d, name))
+        if problem := check_template(templates[name]):
+            raise r.fail(name, problem)
+    letters = r.table_("letters", {})
+    for letter, reading in letters.items():
+        if not (len(letter) == 1 and "A" <= letter <= "Z") or not isinstance(reading, str) \
+                or not reading.strip():
+            raise r.fail(f"letters.{letter}", "maps an upper-case letter to a non-empty string")
+    player = r.list_("player", [])
+    if not all(isinstance(x, str) and x for x in player):
+        raise r.fail("player", "must be a command as a list of strings, e.g. [\"aplay\", \"-q\"]")
+    segments = r.str("segments_dir", None)
+    segments_dir = None
+    if segments is not None:
+        segments_dir = Path(segments) if Path(segments).is_absolute() else file.parent / segments
+    voice = r.str("espeak_voice", d.espeak_voice)
+    if not re.fullmatch(r"[A-Za-z0-9_+-]{1,40}", voice):
+        raise r.fail("espeak_voice", f"is not a voice name: {voice!r}")
+    if backend == "segments" and segments_dir is None:
+        raise r.fail("segments_dir", "is required when backend is \"segments\"")
+    cfg = VoiceConfig(
+        backend=backend,
+        template=templates["template"],
+        recall_template=templates["recall_template"],
+        repeat=r.int("repeat", d.repeat, 1, 5),
+        gap_ms=r.int("gap_ms", d.gap_ms, 0, 10000),
+        letters=tuple(sorted(letters.items())),
+        espeak_voice=voice,
+        espeak_speed=r.int("espeak_speed", d.espeak_speed, 80, 400),
+        segments_dir=segments_dir,
+        player=tuple(player),
+    )
+    r.done()
+    return cfg
+
+
+def _parse_cases(table: Any, file: Path, categories: set[str]) -> Any:
+    """`[cases]`: the item catalog file and the case rules (controller/catalog/loader.py)."""
+    from controller.catalog.loader import parse_case_rules
+
+    return parse_case_rules(table, file, categories)
+
+
+def _load_catalog(cases: Any, categories: set[str]) -> Any:
+    from controller.catalog.loader import with_catalog
+
+    return with_catalog(cases, categories)
 
 
 def _parse_review(r: _Reader) -> ReviewSystem:
@@ -400,3 +470,32 @@ def _parse_window(r: _Reader, categories: dict[str, Category]) -> Window:
         raise r.fail("categories", "must name at least one category")
     r.done()
     return Window(number=number, name=name, post=post_, weights=weights)
+
+
+def _parse_flow(r: _Reader) -> Any:
+    """`[flow]`: Table 1's N, congestion thresholds, supervision limits (docs/flow.md)."""
+    from controller.config.model import FlowConfig
+
+    d = FlowConfig()
+    flow = FlowConfig(
+        self_service_computers=r.int("self_service_computers", d.self_service_computers, 0, 1000),
+        off_peak_weeks=r.int("off_peak_weeks", d.off_peak_weeks, 1, 52),
+        max_waiting=r.int("max_waiting", d.max_waiting, 0, 100_000),
+        over_service_level=r.bool("over_service_level", d.over_service_level),
+        arrival_window_min=r.int("arrival_window_min", d.arrival_window_min, 1, 240),
+        capacity_factor=float(r.number("capacity_factor", d.capacity_factor)),
+        min_arrivals=r.int("min_arrivals", d.min_arrivals, 0, 100_000),
+        pause_limit_min=r.int("pause_limit_min", d.pause_limit_min, 1, 24 * 60),
+        service_limit_factor=float(r.number("service_limit_factor", d.service_limit_factor)),
+        transfer_limit=r.int("transfer_limit", d.transfer_limit, 1, 100),
+    )
+    r.done()
+    return flow
+
+
+def _parse_devices(items: list[Any], file: Path, categories: dict[str, Category],
+                   windows: dict[int, Window], priorities: list[PriorityGroup]) -> Any:
+    """`[[devices]]`: parsed and checked against the device profiles by controller.devices."""
+    from controller.devices.config import parse_devices
+
+    return parse_devices(items, file, categories, windows, {p.name for p in priorities})

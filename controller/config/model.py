@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from controller.catalog.model import CaseRules
+
 
 class Landing(StrEnum):
     """Where a transferred (or auto-returned) ticket lands in its new queue."""
@@ -139,6 +141,63 @@ class CloudConfig:
     secret_file: Path | None = None
 
 
+VOICE_BACKENDS: tuple[str, ...] = ("browser", "espeak", "segments", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    """How calls are announced (`[voice]`, docs/voice.md)."""
+
+    backend: str = "browser"  # the hall page speaks; espeak/segments play on the box
+    template: str = "请{number}号到{window}号窗口办理"
+    recall_template: str = "再次呼叫，请{number}号到{window}号窗口办理"
+    repeat: int = 2  # each call is said this many times
+    gap_ms: int = 800  # silence between the repeats and between calls
+    letters: tuple[tuple[str, str], ...] = ()  # letter -> how it is read, e.g. ("A", "诶")
+    espeak_voice: str = "cmn"
+    espeak_speed: int = 170  # words per minute
+    segments_dir: Path | None = None  # one WAV per token: 请.wav, A.wav, 零.wav ... 办理.wav
+    player: tuple[str, ...] = ()  # command that plays a WAV file, e.g. ["aplay", "-q"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    """Visitor flow, staffing, congestion rules and supervision flags (`[flow]`, docs/flow.md)."""
+
+    self_service_computers: int = 0  # N of Table 1: online staff is N/2 rounded up
+    off_peak_weeks: int = 4  # off-peak advice looks at this many past weeks
+    # Congestion rules are off unless the hall file turns them on (the demo hall does).
+    max_waiting: int = 0  # congestion: more people waiting in the hall; 0: off
+    over_service_level: bool = False  # congestion: longest wait over the category's level
+    arrival_window_min: int = 15  # congestion: arrival rate measured over this
+    capacity_factor: float = 1.0  # congestion: arrivals above factor x service capacity
+    min_arrivals: int = 0  # ... with at least this many arrivals in that window; 0: off
+    pause_limit_min: int = 20  # flag: a window paused longer than this
+    service_limit_factor: float = 3.0  # flag: a service over factor x default_service_min
+    transfer_limit: int = 2  # flag: a ticket transferred more often, or back again
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """One device of the hall (`[[devices]]`): a model's profile wired to a port or host,
+    a bus address and a window (docs/device-profiles.md). Parsed by controller.devices.config."""
+
+    id: str
+    profile: str
+    kind: str  # the profile's kind: keypad, evaluator, display, printer, idcard, counter
+    port: str | None = None  # serial device (an RS-485 bus is the devices sharing a port)
+    host: str | None = None
+    tcp_port: int | None = None
+    address: int | None = None
+    window: int | None = None
+    role: str | None = None  # displays: window_screen or hall_strip
+    category: str | None = None  # kiosk reader/printer: the category of its tickets
+    printer: str | None = None  # an ID-card reader: the printer of its kiosk
+    priority_group: str | None = None  # reader: the group of citizens of priority_age+
+    priority_age: int = 60
+    bad_reason: str | None = None  # evaluator: the reason code of a keypad bad review
+
+
 @dataclass(frozen=True, slots=True)
 class StoreRules:
     """Where the log may grow. None: up to the disk."""
@@ -163,6 +222,10 @@ class HallConfig:
     evaluation_reasons: tuple[EvaluationReason, ...] = ()
     review: ReviewSystem = ReviewSystem()
     store: StoreRules = StoreRules()
+    cases: CaseRules = CaseRules()  # [cases]: item catalog, working days (docs/cases.md)
+    voice: VoiceConfig = VoiceConfig()
+    flow: FlowConfig = FlowConfig()
+    devices: tuple[DeviceEntry, ...] = ()  # [[devices]]: docs/device-profiles.md
     # Derived once, looked up on every ticket: not configuration keys.
     _ranks: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _serving: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False,

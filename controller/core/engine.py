@@ -287,7 +287,7 @@ def _complete(state: HallState, cfg: HallConfig, cmd: c.Complete, now: float) ->
     _check_code("item_code", cmd.item_code)
     ticket = _current(state, cmd.window)
     return [_ticket_event(ev.TICKET_COMPLETED, ticket, cmd.window,
-                          case_no=cmd.case_no, item_code=cmd.item_code)]
+                          case_no=cmd.case_no, item_code=cmd.item_code or ticket.item_code)]
 
 
 def _reason(reason: str) -> str:

@@ -70,9 +70,22 @@ ALL_TYPES = frozenset(
     }
 )
 
-# Payload keys that are pseudonymous identifiers: kept in the log (per-person limits are
-# rebuilt from it) but never shown on a public stream or page.
-PRIVATE_KEYS = frozenset({"identity_hash"})
+# Items, cases, follow-ups of bad ratings and complaints: applied by their own modules
+# (controller/core/catalog.py, cases.py, followups.py, complaints.py; docs/cases.md).
+ALL_TYPES = ALL_TYPES | frozenset({
+    "catalog.updated", "case.accepted", "case.materials_supplied", "case.circulating",
+    "case.approved", "case.ready", "case.pickup_ticket", "case.picked_up", "case.overdue",
+    "followup.opened", "followup.step", "complaint.registered", "complaint.assigned",
+    "complaint.resolved", "complaint.closed", "complaint.overdue",
+})
+
+# Payload keys kept in the log but never on a public stream or page, nor sent up over MQTT
+# (stored in the event's private column): pseudonymous identifiers (per-person limits are
+# rebuilt from them) and free text people type (a complaint, a note, a citizen's comment,
+# the name of the staff member assigned), which may hold a name or a number. Supervisors
+# read them through the authenticated API; the review report reads the comment from the
+# state, not from the wire.
+PRIVATE_KEYS = frozenset({"identity_hash", "comment", "summary", "result", "note", "assignee"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,13 @@ class IdentityError(ValueError):
     pass
 
 
+def check_digit(first17: str) -> str:
+    """GB 11643-1999: the 18th character, a mod-11 check over the first 17 digits."""
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
 def id_checksum_ok(number: str) -> bool:
-    """GB 11643-1999: the 18th character is a mod-11 check over the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
-    return _CHECK[total % 11] == number[17]
+    return check_digit(number[:17]) == number[17]
 
 
 def normalize(raw: str) -> str:

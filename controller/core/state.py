@@ -226,6 +226,7 @@ def _issued(state: HallState, d: dict[str, Any], at: float) -> None:
         issued_at=at,
         order=state.next_order,
         identity_hash=d.get("identity_hash"),
+        item_code=d.get("item_code"),  # a ticket taken by item
     )
     state.next_order += 1
     state.tickets[ticket.id] = ticket
@@ -287,7 +288,7 @@ def _completed(state: HallState, d: dict[str, Any], at: float) -> None:
         win.served += 1
         win.last_completed = ticket.id
     ticket.case_no = d.get("case_no")
-    ticket.item_code = d.get("item_code")
+    ticket.item_code = d.get("item_code") or ticket.item_code  # else the item it was taken for
     _finish(state, ticket, TicketStatus.COMPLETED, at)
     _history(ticket, "completed", at, d)
 

@@ -31,9 +31,9 @@ from controller.store.keys import load_or_create_key
 from controller.store.writer import Reply, Writer, rebuild
 from controller.sync.cursor import CursorStore
 from controller.sync.downlink import DownlinkHandler
-from controller.sync.service import LINK as MQTT_LINK
 from controller.sync.review_uplink import LINK as REVIEW_LINK
 from controller.sync.review_uplink import ReviewUplink
+from controller.sync.service import LINK as MQTT_LINK
 from controller.sync.service import MqttSync
 from controller.web.api import Hall
 from controller.web.app import build_app
@@ -158,6 +158,18 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
             supervisor.start("mqtt", mqtt.run)
         if review is not None:
             supervisor.start("haochaping", review.run)
+        # Voice: one playback queue following the committed calls (controller/voice/).
+        from controller.voice.player import VoicePlayer
+        voice = VoicePlayer(cfg, data_dir / "voice")
+        if voice.audible:
+            writer.subscribe(voice.on_events)
+            supervisor.start("voice", voice.run)
+        # Devices: one supervised task per RS-485 bus or network device (controller/devices/).
+        if cfg.devices:
+            from controller.devices.manager import DeviceManager
+            devices = DeviceManager(cfg, writer, key, data_dir, f"http://{host}:{port}")
+            devices.start(supervisor.start)
+            stack.push_async_callback(devices.stop)
         supervisor.start("ticker", lambda: _ticker(writer))
         interval = watchdog_interval()
         if interval:

@@ -84,7 +84,7 @@ def _time(body: dict[str, Any], key: str, required: bool = True) -> float | None
 
 class DownlinkHandler:
     KINDS = ("appointment.create", "appointment.cancel", "sms_ticket", "notice.publish",
-             "notice.withdraw")
+             "notice.withdraw", "catalog.update")
 
     def __init__(self, cfg: HallConfig, writer: Writer, identity_key: bytes,
                  clock: Callable[[], float] = time.time) -> None:
@@ -125,6 +125,10 @@ class DownlinkHandler:
                                    _time(body, "until", required=False))
         if kind == "notice.withdraw":
             return c.WithdrawNotice(_str(body, "notice_id", max_len=64) or "")
+        if kind == "catalog.update":
+            from controller.core.catalog import catalog_command
+
+            return catalog_command(self.cfg, lambda: self.writer.state, body, Malformed)
         raise Malformed("unknown_kind", f"unknown command kind {kind!r}; known: "
                         + ", ".join(self.KINDS))
 

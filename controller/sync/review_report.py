@@ -6,16 +6,23 @@ Our codes are never passed through: each concept is mapped here or in configurat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from controller.config.model import HallConfig
 from controller.core.clock import local
 from controller.core.state import Evaluation, HallState
 
+if TYPE_CHECKING:
+    from controller.catalog.model import Item
+    from controller.core.cases import Case
+
 # Zhejiang's `satisfaction` runs 1 非常不满意 … 5 非常满意, as our levels do. The national
 # data set (GB/T 39046) runs the other way; a hall reporting there maps 6 - level.
 PRO_STATUS_DONE = "3"
 PROMISE_INSTANT = "2"  # Zhejiang promiseTime: 承诺件 = 1, 即办件 = 2
+PROMISE_PROMISED = "1"
+PRO_STATUS_IN_PROGRESS = "2"
 USER_PERSON = "1"
 FIRST_ASSESSMENT = "1"
 
@@ -30,15 +37,19 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
     channel_codes = dict(review.channel_codes)
     category = cfg.categories.get(str(d.get("category")))
     window = cfg.windows.get(d["window"]) if isinstance(d.get("window"), int) else None
+    item, case = _item_and_case(cfg, state, d)
+    case_type = case.case_type if case else (item.case_type if item else None)
+    in_progress = case is not None and case.case_type == "promised" and case.status != "picked_up"
     return {
         "areaCode": review.area_code,
         "areaName": review.area_name,
         "deptCode": review.dept_code,
-        "taskCode": str(d.get("item_code") or ""),
-        "taskName": category.name if category else "",
+        "taskCode": str(d.get("item_code") or (case.item_code if case else "")),
+        "taskName": item.name if item else (category.name if category else ""),
         "subMatter": category.name if category else "",
-        "projectNo": str(d.get("case_no") or d.get("ticket_id") or ""),
-        "proStatus": PRO_STATUS_DONE,
+        "projectNo": str(d.get("case_no") or (case.case_no if case else None)
+                         or d.get("ticket_id") or ""),
+        "proStatus": PRO_STATUS_IN_PROGRESS if in_progress else PRO_STATUS_DONE,
         "proDepartCode": review.dept_code,
         "proDepart": review.dept_name,
         "proManager": window.name if window else "",
@@ -52,10 +63,24 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
         "assessTime": _time(e.at, cfg),
         "assessNumber": FIRST_ASSESSMENT,
         "appStatus": "1",
-        "promiseTime": PROMISE_INSTANT,
-        "acceptDate": _time(d.get("served_at"), cfg),
+        "promiseTime": PROMISE_PROMISED if case_type == "promised" else PROMISE_INSTANT,
+        "acceptDate": _time(case.accepted_at if case else d.get("served_at"), cfg),
         "dataSource": review.data_source,
     }
+
+
+def _item_and_case(cfg: HallConfig, state: HallState, d: dict[str, Any]
+                   ) -> tuple[Item | None, Case | None]:
+    """The rated service's item (from the catalog in force) and case, when known."""
+    from controller.core import cases, catalog
+
+    book = cases.peek(state)
+    # The case the ticket was completed with; else one accepted for the ticket.
+    case_no = d.get("case_no") or book.by_ticket.get(str(d.get("ticket_id")))
+    case = book.cases.get(str(case_no)) if case_no else None
+    code = d.get("item_code") or (case.item_code if case else None)
+    item = catalog.items(state, cfg).get(str(code)) if code else None
+    return item, case
 
 
 def encode_form(fields: dict[str, str]) -> bytes:

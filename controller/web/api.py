@@ -110,7 +110,8 @@ async def _submit(request: web.Request, who: Principal, command: c.Command,
 # ---- tickets -------------------------------------------------------------------------
 
 ISSUE_BODY: Schema = {
-    "category": Field("string", True, "business category prefix, e.g. A", 1),
+    "category": Field("string", False, "business category prefix, e.g. A (or give item_code)", 1),
+    "item_code": Field("string", False, "take the ticket by item (事项): its category", 50),
     "channel": Field("string", False, "how the ticket was taken (default kiosk)", 20, CHANNELS),
     "priority": Field("string", False, "priority group name, e.g. green", 32),
     "identity": Field("string", False,
@@ -130,8 +131,14 @@ async def issue_ticket(request: web.Request) -> web.Response:
         except IdentityError as exc:
             raise ApiError(400, "bad_identity", str(exc)) from None
     ticket_id = str(uuid6.uuid7())
-    command = c.IssueTicket(ticket_id, body["category"], body["channel"] or "kiosk",
-                            body["priority"], identity_hash)
+    command: c.Command = c.IssueTicket(ticket_id, body["category"], body["channel"] or "kiosk",
+                                       body["priority"], identity_hash)
+    if body["item_code"] is not None:  # by item: controller/core/catalog.py
+        from controller.core.catalog import IssueByItem
+        command = IssueByItem(ticket_id, body["item_code"], body["channel"] or "kiosk",
+                              body["priority"], identity_hash, body["category"])  # type: ignore[assignment]
+    elif body["category"] is None:
+        raise ApiError(400, "missing_field", "give category or item_code")
 
     def render(state: HallState, outcome: Outcome) -> Reply:
         return _refused(outcome) or (201, ticket_view(state, hall.cfg, state.tickets[ticket_id]))
@@ -345,6 +352,11 @@ def routes() -> list[Route]:
                            window_scoped=True))
     # These modules import this one, so they are imported here, not at the top.
     from controller.web.api_appointments import appointment_routes
+    from controller.web.api_cases import case_routes
+    from controller.web.api_devices import device_routes
+    from controller.web.api_display import display_routes
     from controller.web.api_evaluations import evaluation_routes
+    from controller.web.api_flow import flow_routes
 
-    return table + appointment_routes() + evaluation_routes()
+    return (table + appointment_routes() + evaluation_routes() + display_routes() + flow_routes()
+            + case_routes() + device_routes())

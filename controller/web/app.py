@@ -29,6 +29,9 @@ def build_app(hall: Hall) -> web.Application:
 
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/stream", stream)
+    from controller.web.pages import add_page_routes  # the six pages and their files
+
+    add_page_routes(app)
 
     async def close_streams(app: web.Application) -> None:
         hub.close_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from controller.web.api import Route
@@ -34,8 +35,7 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
         params = [
             {"name": name, "in": "path", "required": True,
              "schema": {"type": "integer" if name == "number" else "string"}}
-            for name in ("number", "ticket_id", "appointment_id", "notice_id", "evaluation_id")
-            if "{" + name + "}" in route.path
+            for name in re.findall(r"\{(\w+)\}", route.path)  # every path parameter
         ]
         if params:
             op["parameters"] = params

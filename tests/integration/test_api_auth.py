@@ -51,7 +51,7 @@ def protected_routes(ticket_id: str) -> list[Case]:
         roles = {r.value for r in route.roles}
         path = route.path.replace("{ticket_id}", ticket_id)
         # Other ids name nothing that exists: the roles are checked before the lookup.
-        path = re.sub(r"\{(appointment|notice|evaluation)_id\}", r"no-such-\1", path)
+        path = re.sub(r"\{(?!number\})(\w+)\}", r"no-such-\1", path)
         if route.window_scoped:
             action = route.path.rsplit("/", 1)[-1]
             for window in (1, 2, 5):
@@ -233,9 +233,13 @@ def test_public_routes_are_those_of_the_issue() -> None:
 async def test_public_routes_need_no_token(hall: Api) -> None:
     paths = sorted(set(PUBLIC) | {r.path for r in routes() if r.roles is None})
     for path in paths:
+        # a path parameter names nothing here: 404 is fine, a demand for a token is not
+        concrete = re.sub(r"\{number\}", "1", path)
+        concrete = re.sub(r"\{\w+\}", "no-such-thing", concrete)
         for headers in ({}, {"Authorization": "Bearer hc_not_a_token"}):  # a bad one is ignored
-            async with hall.session.get(hall.base + path, headers=headers) as resp:
-                assert resp.status == 200, path
+            async with hall.session.get(hall.base + concrete, headers=headers) as resp:
+                expected = (200,) if concrete == path or "{number}" in path else (200, 404)
+                assert resp.status in expected, (path, resp.status)
 
 
 async def test_stream_needs_no_token(hall: Api) -> None:
