@@ -84,6 +84,19 @@ def display_ticket(address: int, ticket_number: str | None, waiting: int) -> byt
     return encode(KeypadFrame(address, FUNC_DISPLAY, bytes(digits)))
 
 
+def display_text(address: int, text: str, glyphs: dict[str, int] | None = None) -> bytes:
+    """Six characters, left-aligned: digits as themselves, a space blank, and any other
+    character by the model's own segment code from `glyphs` (the profile's
+    `[keypad] glyphs`, e.g. E and -); a character the model cannot show is blank."""
+    codes = bytearray()
+    for ch in text[:6].ljust(6):
+        if ch.isdigit():
+            codes.append(int(ch))
+        else:
+            codes.append((glyphs or {}).get(ch, BLANK))
+    return encode(KeypadFrame(address, FUNC_DISPLAY, bytes(codes)))
+
+
 def beep(address: int) -> bytes:
     return encode(KeypadFrame(address, FUNC_BEEP))
 
@@ -92,9 +105,12 @@ def poll(address: int, func: int = FUNC_POLL) -> bytes:
     return encode(KeypadFrame(address, func))
 
 
-def shown_digits(frame: KeypadFrame) -> str:
-    """What a display frame shows, blanks as spaces (for simulators and tests)."""
-    return "".join(" " if b == BLANK else str(b) if b < 10 else "?" for b in frame.data)
+def shown_digits(frame: KeypadFrame, glyphs: dict[str, int] | None = None) -> str:
+    """What a display frame shows, blanks as spaces (for simulators and tests); a segment
+    code of `glyphs` as its character, any other code as ?."""
+    names = {code: ch for ch, code in (glyphs or {}).items()}
+    return "".join(" " if b == BLANK else str(b) if b < 10 else names.get(b, "?")
+                   for b in frame.data)
 
 
 class Decoder:
@@ -179,12 +195,23 @@ def _parse_at(buf: bytearray, i: int) -> KeypadFrame | str:
 
 @dataclass(frozen=True, slots=True)
 class Press:
-    """What a keypad frame means: a key (with the digit typed before it, if any) or a level."""
+    """What a keypad frame means: a key (with the digits typed before it, if any) or a level.
+
+    The keypad keeps the digits typed before a function key and sends them in the key
+    frame, first typed first: `FF 68 05 05 68 01 04 01 02 13 CS 16` is 1 2 TRANSFER.
+    `digit` is the last of them (the one that picks abandon / suspend / call back before
+    CONFIRM)."""
 
     address: int
     key: int | None = None
     digit: int | None = None
     level: int | None = None
+    digits: tuple[int, ...] = ()
+
+    @property
+    def number(self) -> int | None:
+        """The digits typed before the key as one number (a target window), or None."""
+        return int("".join(map(str, self.digits))) if self.digits else None
 
 
 def interpret(frame: KeypadFrame, key_func: int = FUNC_KEY,
@@ -199,6 +226,12 @@ def interpret(frame: KeypadFrame, key_func: int = FUNC_KEY,
         return Press(frame.address, level=level)
     if frame.func == key_func and frame.data:
         key = frame.data[-1]
-        digit = frame.data[-2] if len(frame.data) >= 2 and frame.data[-2] <= 9 else None
-        return Press(frame.address, key=key, digit=digit)
+        typed: list[int] = []
+        for b in reversed(frame.data[:-1]):  # the run of digits right before the key
+            if b > 9:
+                break
+            typed.append(b)
+        digits = tuple(reversed(typed))
+        return Press(frame.address, key=key, digit=digits[-1] if digits else None,
+                     digits=digits)
     return None

@@ -119,6 +119,9 @@ class Bus:
             if d.dirty and (d.health.status is Status.ONLINE
                             or time.monotonic() >= d.next_poll):
                 await self._deliver(reader, writer, d)
+        for d in self.devices:  # one-off frames (a beep, a prompt), once each
+            while d.once:
+                await self._exchange(reader, writer, d, d.once.popleft())
         # 2. polls that are due, in address order
         now = time.monotonic()
         for d in self.devices:
@@ -132,9 +135,10 @@ class Bus:
                     continue
                 await self._exchange(reader, writer, d, frame)
                 d.schedule()
-                if self.wake.is_set() and any(x.dirty for x in self.devices):
+                if self.wake.is_set() and any(x.dirty or x.once for x in self.devices):
                     break  # new content waits for no poll
-        if any(x.dirty and x.health.status is Status.ONLINE for x in self.devices):
+        if any((x.dirty and x.health.status is Status.ONLINE) or x.once
+               for x in self.devices):
             return
         delay = max(0.0, min((d.next_poll for d in self.devices), default=1.0)
                     - time.monotonic())

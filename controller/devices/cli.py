@@ -125,7 +125,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-HELP = """commands: press KEYPAD call|recall|no_show|pause|resume|complete · rate EVALUATOR N
+HELP = """commands: press KEYPAD [DIGITS] call|recall|no_show|pause|resume|complete|transfer|
+          evaluate|confirm (12 transfer: to window 12; 1|2|3 confirm: abandon|suspend|call back)
+          · rate EVALUATOR N
           swipe READER elder|young · remove READER · paper PRINTER out|in
           count COUNTER IN OUT · printed PRINTER"""
 
@@ -149,7 +151,8 @@ def _command(sim: Any, cfg: Any, line: str) -> None:
         entry = next(e for e in cfg.devices if e.id == target)
         if verb == "press":
             keys = {action: code for code, action in profiles()[entry.profile].keys.items()}
-            dev.press(keys[rest[0]])
+            digits = rest[0] if len(rest) > 1 and rest[0].isdigit() else ""
+            dev.press(keys[rest[-1]], digits=digits)
         elif verb == "rate":
             dev.press(int(rest[0]))
         elif verb == "swipe":

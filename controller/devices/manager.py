@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ from controller.devices.content import call_mark, content_for
 from controller.devices.counter import CounterLink
 from controller.devices.printer import Printer, PrintFailed
 from controller.devices.reader import CardReader
-from controller.devices.runtime import Device
+from controller.devices.runtime import SHOW, Device
 from controller.store.eventlog import Envelope, StoreError
 from controller.store.writer import Reply, Writer
 from firmware_bridges import escpos, idcard, keypad
@@ -43,6 +44,7 @@ from firmware_bridges import escpos, idcard, keypad
 log = structlog.get_logger("devices")
 
 PAUSE_REASON = "呼叫器暂停"
+REFUSED = "E--"  # what a keypad shows when its key did nothing (with a beep)
 # Tickets taken at the kiosk's screen and appointments checked in there get paper; a card
 # swipe's ticket is printed by its reader's own printer (channel idcard, below).
 PRINTED_CHANNELS = ("kiosk", "appointment")
@@ -73,6 +75,9 @@ class DeviceManager:
         self.links: dict[str, Any] = {}
         self.link_of: dict[str, Any] = {}  # device id -> its link
         self.printers: dict[str, Printer] = {}
+        # keypad id -> (text, until): a key's result shown instead of the digits for a while
+        self.shows: dict[str, tuple[str, float]] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._build()
         self.refresh()
@@ -100,8 +105,8 @@ class DeviceManager:
                                        t.parity, t.stopbits)
                 self._add(d.id, CardReader(d, opener, self._hasher, self._on_card), [d])
             elif e.kind == "counter":
-                port = self._port(e.port) if e.port else None
-                self._add(d.id, CounterLink(d, self._on_reading, port), [d])
+                rtu = self._port(e.port) if e.port else None
+                self._add(d.id, CounterLink(d, self._on_reading, rtu), [d])
             elif e.host and e.tcp_port:
                 self._add(d.id, Bus(d.id, tcp_opener(e.host, e.tcp_port), [d], self._on_press),
                           [d])
@@ -128,6 +133,8 @@ class DeviceManager:
 
     async def stop(self) -> None:
         _RUNNING.pop(self.writer, None)
+        for h in self._timers:
+            h.cancel()
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -137,8 +144,15 @@ class DeviceManager:
     def refresh(self) -> None:
         state = self.writer.state
         woken: set[int] = set()
+        now = time.monotonic()
         for d in self.devices.values():
             content = content_for(state, self.cfg, d.entry, d.lines())
+            shown = self.shows.get(d.id)
+            if shown is not None:
+                if shown[1] > now:
+                    content = (SHOW, shown[0])
+                else:
+                    del self.shows[d.id]
             mark = call_mark(state, self.cfg, d.entry)
             if mark != d.mark:
                 d.mark = mark
@@ -191,9 +205,86 @@ class DeviceManager:
     # ---- keys -------------------------------------------------------------------------
 
     def _on_press(self, device: Device, press: keypad.Press) -> None:
+        action = self.action_of(device, press)
+        if action == "evaluate":
+            self.prompt_evaluation(device)
+            return
         command = self.command_for(device, press)
         if command is not None:
-            self._spawn(self._submit(device, command))
+            self._spawn(self._act(device, command))
+        elif device.entry.kind == "keypad" and action is not None:
+            self.show_result(device, REFUSED, beep=True)  # e.g. transfer with no digits
+
+    async def _act(self, device: Device, command: Any) -> None:
+        """Submits a key's command; the keypad shows E-- and beeps when it was refused, and
+        the target window for a transfer that was done."""
+        status, _ = await self._submit(device, command)
+        if device.entry.kind != "keypad":
+            return
+        if status >= 300:
+            self.show_result(device, REFUSED, beep=True)
+        elif isinstance(command, c.Transfer) and command.to_window is not None:
+            self.show_result(device, f"--{command.to_window:>4}")
+
+    def show_result(self, device: Device, text: str, beep: bool = False) -> None:
+        """The keypad shows `text` for its profile's `result_ms`, then its digits again."""
+        if beep:
+            device.once.append(keypad.beep(device.address))
+        hold = device.profile.keypad.result_ms / 1000
+        if hold > 0:
+            self.shows[device.id] = (text, time.monotonic() + hold)
+            handle = asyncio.get_running_loop().call_later(hold + 0.01, self._expire)
+            self._timers.add(handle)
+        self.refresh()
+        link = self.link_of.get(device.id)
+        if isinstance(link, Bus):
+            link.poke()  # the beep, even when the text was shown already
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        self._timers = {h for h in self._timers if h.when() > asyncio.get_running_loop().time()}
+        if any(until <= now for _, until in self.shows.values()):
+            self.on_events([])  # refresh, never raising
+
+    def prompt_evaluation(self, device: Device) -> None:
+        """The evaluate key (0x0B): the window's evaluators are told to take a rating (a
+        beep, FUNC 0x03: the prompt these evaluators have) for the window's last completed
+        service; the rating itself comes from the evaluator's key, as always. Nothing is
+        recorded here. With nothing to rate (no completed service, or it was rated) the
+        keypad shows E-- and beeps; a window with no evaluator: the keypad beeps."""
+        window = device.entry.window
+        if window is None:
+            return
+        state = self.writer.state
+        last = state.window(window).last_completed
+        ticket = state.tickets.get(last) if last else None
+        rated = ticket is not None and (
+            f"case:{ticket.case_no}" if ticket.case_no else f"ticket:{ticket.id}"
+        ) in state.evaluated
+        if ticket is None or rated:
+            self.show_result(device, REFUSED, beep=True)
+            return
+        evaluators = [d for d in self.devices.values()
+                      if d.entry.kind == "evaluator" and d.entry.window == window
+                      and d.profile.codec == "keypad"]
+        for d in evaluators or [device]:
+            d.once.append(keypad.beep(d.address))
+            d.info["prompted"] = d.info.get("prompted", 0) + 1
+            link = self.link_of.get(d.id)
+            if isinstance(link, Bus):
+                link.poke()
+        log.info("evaluation_prompted", device=device.id, window=window, number=ticket.number,
+                 evaluators=[d.id for d in evaluators])
+
+    def action_of(self, device: Device, press: keypad.Press) -> str | None:
+        """The profile's action of a key, after the digit before CONFIRM picked one."""
+        if press.level is not None:
+            return None
+        action = device.profile.keys.get(press.key if press.key is not None else -1)
+        if action == "confirm":
+            return {1: "no_show", 2: "suspend", 3: "call_back"}.get(
+                press.digit if press.digit is not None else -1, "confirm")
+        return action
 
     def command_for(self, device: Device, press: keypad.Press) -> Any:
         window = device.entry.window
@@ -205,9 +296,7 @@ class DeviceManager:
                 reasons = (device.entry.bad_reason,)
             return c.Evaluate(str(uuid6.uuid7()), press.level, "keypad", reasons=reasons,
                               pad_window=window)
-        action = device.profile.keys.get(press.key or -1)
-        if action == "confirm":
-            action = {1: "no_show", 2: "suspend", 3: "call_back"}.get(press.digit or -1)
+        action = self.action_of(device, press)
         if action == "call":
             return c.CallNext(window)
         if action == "recall":
@@ -223,10 +312,17 @@ class DeviceManager:
         if action == "resume":
             return c.ResumeWindow(window)
         if action == "call_back":
+            # the window's most recently suspended ticket (state.suspended keeps the order
+            # of suspension)
             held = [t for t in self.writer.state.suspended.values() if t.window == window]
             if held:
-                return c.CallBack(window, min(held, key=lambda t: t.order).id)
-        # transfer needs a target and evaluate only prompts the evaluator: the console does those
+                return c.CallBack(window, held[-1].id)
+        if action == "transfer" and press.number is not None:
+            # digits + TRANSFER: to that window (the convention of caller keypads: the clerk
+            # knows the window numbers; a category would need a code list on the keypad)
+            return c.Transfer(window, device.profile.keypad.transfer_reason,
+                              to_window=press.number)
+        # "confirm" with no digit, or transfer with none: nothing; evaluate: prompt_evaluation
         return None
 
     # ---- tickets, printing, cards -----------------------------------------------------

@@ -18,7 +18,8 @@ from controller.config.loader import _REQUIRED, ConfigError, _Reader
 from firmware_bridges.counter import CounterMap, Register
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "device_profiles"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the optional [keypad] table (transfer reason, result time, glyphs)
+TRANSFER_REASON = "窗口呼叫器转号"
 
 KINDS = ("keypad", "evaluator", "display", "printer", "idcard", "counter")
 CODECS = {  # codec -> the kinds it can serve
@@ -79,6 +80,17 @@ class Profile:
     display: dict[str, int] = field(default_factory=dict)  # width, height, area_id, mode
     registers: CounterMap | None = None
     unit_id_default: int = 1
+    keypad: KeypadOptions = field(default_factory=lambda: KeypadOptions())
+
+
+@dataclass(frozen=True, slots=True)
+class KeypadOptions:
+    """Schema 2, `[keypad]`: what a caller keypad's transfer records and how it shows a
+    result (the target window, or E-- when refused) before going back to its digits."""
+
+    transfer_reason: str = TRANSFER_REASON
+    result_ms: int = 3000
+    glyphs: dict[str, int] = field(default_factory=dict)  # character -> segment code
 
 
 def _code(r: _Reader, name: str, raw: Any) -> int:
@@ -159,6 +171,7 @@ def parse_profile(raw: dict[str, Any], path: Path) -> Profile:
     a.done()
 
     keys: dict[int, str] = {}
+    options = KeypadOptions()
     key_func, poll_func = 0x04, 0x01
     levels: dict[int, int] = {}
     if codec == "keypad":
@@ -175,6 +188,24 @@ def parse_profile(raw: dict[str, Any], path: Path) -> Profile:
             if code in keys:
                 raise k.fail(action, f"key code {code:#04x} is mapped twice")
             keys[code] = action
+        if "keypad" in top.table:
+            if schema < 2:
+                raise top.fail("keypad", "needs schema = 2 or later in [profile]")
+            kp = _Reader(path, "keypad", top.table_("keypad", {}))
+            reason = kp.str("transfer_reason", TRANSFER_REASON).strip()
+            if not reason or len(reason) > 100:
+                raise kp.fail("transfer_reason", "must be 1-100 characters")
+            result_ms = kp.int("result_ms", 3000, 0, 60000)
+            g = _Reader(path, "keypad.glyphs", kp.table_("glyphs", {}))
+            glyphs: dict[str, int] = {}
+            for ch in list(g.table):
+                if len(ch) != 1 or ch.isdigit() or ch == " ":
+                    raise g.fail(ch, "keys are single characters other than digits and space")
+                glyphs[ch] = _code(g, ch, g.table.pop(ch))
+                if glyphs[ch] <= 9 or glyphs[ch] == 0x0A:
+                    raise g.fail(ch, "0-9 are the digits and 0x0A is blank")
+            kp.done()
+            options = KeypadOptions(reason, result_ms, glyphs)
     if kind == "evaluator":
         lv = _Reader(path, "levels", top.table_("levels", _REQUIRED))
         for raw_value in list(lv.table):
@@ -214,7 +245,8 @@ def parse_profile(raw: dict[str, Any], path: Path) -> Profile:
         registers = CounterMap(table, counters)
     top.done()
     return Profile(path.stem, path, schema, kind, codec, model, transport, timing, encoding,
-                   lo, hi, keys, key_func, poll_func, levels, display, registers)
+                   lo, hi, keys, key_func, poll_func, levels, display, registers,
+                   keypad=options)
 
 
 def load_profiles(directory: Path = PROFILE_DIR) -> dict[str, Profile]:

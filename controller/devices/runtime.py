@@ -7,6 +7,7 @@ device, and whether a decoded frame is that device's answer. Pure functions over
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ class Device:
     mark: object = None  # the call (ticket, recalls) the display last showed: content.call_mark
     next_poll: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)  # counters' totals, printer paper
+    # frames to send once, not content (a beep, an evaluator's prompt): the bus sends them
+    # before its polls, each awaiting the device's answer like any other frame
+    once: deque[bytes] = field(default_factory=deque)
 
     @classmethod
     def of(cls, entry: DeviceEntry, profile: Profile) -> Device:
@@ -90,8 +94,15 @@ class Device:
 
 
 def keypad_text(content: tuple[Any, ...]) -> list[str]:
+    if content[0] == SHOW:
+        return [str(content[1]).rstrip()]
     number, waiting = content
     return [f"{number or '---'} 等候{waiting}"]
+
+
+# A keypad content of (SHOW, text) shows six characters for a while instead of the number
+# and the waiting count: the result of a key (the target window of a transfer, E--).
+SHOW = "show"
 
 
 def content_frames(d: Device) -> list[bytes]:
@@ -99,6 +110,8 @@ def content_frames(d: Device) -> list[bytes]:
     assert d.content is not None
     p = d.profile
     if p.codec == "keypad":
+        if d.content[0] == SHOW:
+            return [keypad.display_text(d.address, str(d.content[1]), p.keypad.glyphs)]
         number, waiting = d.content
         return [keypad.display_ticket(d.address, number, waiting)]
     if p.codec == "textscreen":

@@ -4,6 +4,7 @@ real daemon in this event loop, wired to them by a `[[devices]]` list with free 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
@@ -92,7 +93,16 @@ class DeviceHall:
 
 @pytest.fixture
 async def device_hall(tmp_path: Path, demo_cfg: HallConfig) -> AsyncIterator[DeviceHall]:
-    cfg = with_devices(demo_cfg, device_list())
+    async with running_device_hall(tmp_path, demo_cfg, device_list()) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def running_device_hall(tmp_path: Path, demo_cfg: HallConfig,
+                              items: list[dict[str, Any]]) -> AsyncIterator[DeviceHall]:
+    """The simulators of `items`, then the daemon wired to them (a smaller hall than
+    device_list() starts quicker)."""
+    cfg = with_devices(demo_cfg, items)
     data_dir = tmp_path / "data"
     tokens = make_tokens(data_dir)
     sim = HallSimulation(cfg, data_dir)

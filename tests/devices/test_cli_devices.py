@@ -132,6 +132,9 @@ async def test_simulate_commands(tmp_path: Path, capsys: object) -> None:
     try:
         _command(sim, cfg, "press kp1 call")
         assert list(sim.devices["kp1"].pending) == [b"\x0c"]
+        _command(sim, cfg, "press kp1 12 transfer")  # digits typed before the key
+        _command(sim, cfg, "press kp1 2 confirm")
+        assert list(sim.devices["kp1"].pending)[1:] == [b"\x01\x02\x13", b"\x02\x0f"]
         _command(sim, cfg, "rate ev1 2")
         assert list(sim.devices["ev1"].pending) == [2]
         _command(sim, cfg, "swipe reader elder")

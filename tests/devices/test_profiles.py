@@ -75,6 +75,31 @@ def test_profile_errors_name_file_and_key(path: str, value: Any, key: str) -> No
     assert err.value.file == file and err.value.key == key
 
 
+def test_keypad_table_needs_schema_2_and_names_its_keys() -> None:
+    """Schema 2's [keypad]: a schema-1 profile may not use it (an older controller would
+    call it an unknown key); its values are checked like every other key."""
+    file = Path("device_profiles/bad.toml")
+    with pytest.raises(ConfigError) as err:
+        parse_profile(_with("keypad", {"result_ms": 1000}), file)
+    assert err.value.key == "keypad" and "schema = 2" in str(err.value)
+    two = _with("profile.schema", 2)
+    for path, value, key in [("keypad", {"result_ms": -1}, "keypad.result_ms"),
+                             ("keypad", {"glyphs": {"E": 5}}, "keypad.glyphs.E"),
+                             ("keypad", {"glyphs": {"EE": 14}}, "keypad.glyphs.EE"),
+                             ("keypad", {"transfer_reason": "  "}, "keypad.transfer_reason"),
+                             ("keypad", {"beep": True}, "keypad.beep")]:
+        raw = dict(two, **{path: value})
+        with pytest.raises(ConfigError) as err:
+            parse_profile(raw, file)
+        assert err.value.key == key, (value, err.value)
+    ok = parse_profile(dict(two, keypad={"transfer_reason": "转其他窗口", "result_ms": 500,
+                                         "glyphs": {"E": 0x0E}}), file)
+    assert (ok.keypad.transfer_reason, ok.keypad.result_ms, ok.keypad.glyphs) == (
+        "转其他窗口", 500, {"E": 0x0E})
+    plain = parse_profile(BASE, file)  # schema 1: the defaults
+    assert plain.keypad.transfer_reason == "窗口呼叫器转号" and plain.keypad.glyphs == {}
+
+
 def test_duplicate_key_codes(tmp_path: Path) -> None:
     f = tmp_path / "dup.toml"
     f.write_text('[profile]\nschema = 1\nkind = "keypad"\ncodec = "keypad"\n'

@@ -75,7 +75,7 @@ def test_check_config_accepts_the_demo_hall() -> None:
     result = hallctl("check-config", "config/demo-hall.toml")
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("config/demo-hall.toml: OK: hall demo-330100 (示范区政务服务中心), "
-                             "8 categories, 16 windows\n")
+                             "9 categories, 17 windows\n")
     assert result.stderr == ""
 
 

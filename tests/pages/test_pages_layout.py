@@ -71,7 +71,7 @@ async def test_busy_wall_window_states_and_sign_in(browser: Any, daemon: Daemon)
 
     dash = await open_page(browser, daemon, f"/dashboard#token={t.supervisor}", "dashboard")
     await wait_online(dash)
-    await text_soon(dash, "#k-open", "9 / 16")
+    await text_soon(dash, "#k-open", "9 / 17")
     await check_layout(dash, "dashboard-busy", ["header", ".kpis", ".grid > section"])
 
 

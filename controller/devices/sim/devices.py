@@ -43,14 +43,17 @@ class SimKeypad(SimDevice):
     beeps: int = 0
     pending: deque[bytes] = field(default_factory=deque)
     acked: int = 0
+    glyphs: dict[str, int] = field(default_factory=dict)  # the profile's segment codes
 
-    def press(self, key: int, digit: int | None = None) -> None:
-        data = bytes([digit, key]) if digit is not None else bytes([key])
-        self.pending.append(data)
+    def press(self, key: int, digit: int | None = None, digits: str = "") -> None:
+        """A key, with the digits typed before it (`digits="12"` then TRANSFER), which the
+        keypad sends in the key frame, first typed first."""
+        typed = [int(ch) for ch in digits] + ([digit] if digit is not None else [])
+        self.pending.append(bytes(typed + [key]))
 
     def handle(self, f: keypad.KeypadFrame) -> bytes | None:
         if f.func == keypad.FUNC_DISPLAY:
-            self.digits = keypad.shown_digits(f)
+            self.digits = keypad.shown_digits(f, self.glyphs)
             self.changed.set()
             return self.answer(keypad.encode(f))
         if f.func == keypad.FUNC_BEEP:
@@ -69,6 +72,7 @@ class SimKeypad(SimDevice):
 @dataclass
 class SimEvaluator(SimDevice):
     pending: deque[int] = field(default_factory=deque)
+    beeps: int = 0  # prompts to rate (FUNC 0x03)
 
     def press(self, value: int) -> None:
         self.pending.append(value)
@@ -79,6 +83,9 @@ class SimEvaluator(SimDevice):
                 return keypad.encode(keypad.KeypadFrame(
                     self.address, keypad.FUNC_EVALUATE, bytes([self.pending.popleft()])))
             return self.answer(keypad.encode(keypad.KeypadFrame(self.address, keypad.FUNC_POLL)))
+        if f.func == keypad.FUNC_BEEP:
+            self.beeps += 1
+            self.changed.set()
         if f.func in (keypad.FUNC_DISPLAY, keypad.FUNC_BEEP):
             return self.answer(keypad.encode(f))
         return None
@@ -265,9 +272,10 @@ class SimOnbonTcp(_TcpSim):
         return out or None
 
 
-class SimPrinter(_TcpSim):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(host, port)
+class _PrinterLogic:
+    """An ESC/POS printer's insides, whatever the cable: what it printed, its paper."""
+
+    def __init__(self) -> None:
         self.interpreter = escpos.Interpreter()
         self.printed: list[escpos.Printed] = []
         self.paper_out = False
@@ -286,6 +294,27 @@ class SimPrinter(_TcpSim):
                 return b"\xff\x00garbage"
             return bytes([escpos.status_byte(self.paper_out)]) * len(status)
         return None
+
+
+class SimPrinter(_PrinterLogic, _TcpSim):
+    """The printer on TCP port 9100."""
+
+    def __init__(self, host: str, port: int) -> None:
+        _TcpSim.__init__(self, host, port)
+        _PrinterLogic.__init__(self)
+
+
+class SimSerialPrinter(_PrinterLogic):
+    """The printer on a serial line (a pty): the same bytes, the status answered on it."""
+
+    def __init__(self, link: Path) -> None:
+        super().__init__()
+        self.port = PtyPort(link, self._data)
+
+    def _data(self, data: bytes) -> None:
+        reply = self.on_data(data)
+        if reply:
+            self.port.write(reply)
 
 
 class SimCounter:

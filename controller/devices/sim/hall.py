@@ -22,6 +22,7 @@ from controller.devices.sim.devices import (
     SimOnbon,
     SimOnbonTcp,
     SimPrinter,
+    SimSerialPrinter,
     SimTextScreen,
 )
 
@@ -34,6 +35,7 @@ class HallSimulation:
         self.devices: dict[str, Any] = {}  # device id -> its simulator
         self.servers: dict[str, Any] = {}  # device id -> a TCP or Modbus server
         self.readers: dict[str, SimCardReader] = {}
+        self.serial: dict[str, SimSerialPrinter] = {}  # printers on a serial port
         known = profiles()
         for e in cfg.devices:
             p = known[e.profile]
@@ -48,6 +50,8 @@ class HallSimulation:
                     assert e.host and e.tcp_port
                     sim = SimCounter(e.host, e.tcp_port, in_at, out_at, e.address or 1)
                 self.servers[e.id] = self.devices[e.id] = sim
+            elif e.kind == "printer" and e.port:
+                self.serial[e.id] = self.devices[e.id] = SimSerialPrinter(self.link(e.port))
             elif e.kind == "printer":
                 assert e.host and e.tcp_port
                 self.servers[e.id] = self.devices[e.id] = SimPrinter(e.host, e.tcp_port)
@@ -65,7 +69,7 @@ class HallSimulation:
                     bus = self.buses[port] = SimBus(self.link(port))
                 address = e.address or 0
                 if e.kind == "keypad":
-                    dev: Any = SimKeypad(address)
+                    dev: Any = SimKeypad(address, glyphs=dict(p.keypad.glyphs))
                 elif e.kind == "evaluator":
                     dev = SimEvaluator(address)
                 elif p.codec == "textscreen":
@@ -83,6 +87,8 @@ class HallSimulation:
             bus.port.open()
         for reader in self.readers.values():
             reader.port.open()
+        for printer in self.serial.values():
+            printer.port.open()
         for server in self.servers.values():
             await server.start()
 
@@ -91,6 +97,8 @@ class HallSimulation:
             bus.port.close()
         for reader in self.readers.values():
             reader.port.close()
+        for printer in self.serial.values():
+            printer.port.close()
         for server in self.servers.values():
             await server.stop()
 

@@ -81,6 +81,7 @@ function render() {
     HC.el("td", { class: "win", text: HC.t("window_n", { n: c.window }) }),
     HC.el("td", { text: c.category_name }))));
   const wt = document.getElementById("waiting");
+  wt.closest("section").style.setProperty("--rows", String(Math.max(8, v.waiting.length)));
   wt.replaceChildren(...v.waiting.map(w => HC.el("tr", { "data-prefix": w.prefix },
     HC.el("td", { text: `${w.prefix} ${w.name}` }),
     HC.el("td", { class: "count", text: HC.t("people", { n: w.waiting }) }),

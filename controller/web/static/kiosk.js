@@ -12,10 +12,15 @@ HC.addTexts({
   ahead: ["您前面还有 {n} 人在等待", "{n} people ahead of you"], waiting_meta: ["等候{n}人 · 约{m}分钟", "{n} waiting · ~{m} min"],
   waiting_meta0: ["无需等候", "No wait"], failed: ["取号失败：{d}", "Could not issue: {d}"],
   checkin_failed: ["签到失败：{d}", "Check-in failed: {d}"], del: ["删除", "Del"],
+  pickup: ["办件取件", "Collect a result"], pickup_title: ["取件：请输入办件编号", "Collect: enter your case number"],
+  pickup_go: ["取号取件", "Get a pickup ticket"], pickup_failed: ["取件取号失败：{d}", "Could not get a pickup ticket: {d}"],
   choose_item: ["{cat}：请选择办理事项", "{cat}: what do you need?"],
   any_item: ["其他事项，直接取号", "Something else: just a ticket"], promised: ["承诺{n}个工作日", "{n} working days"],
 });
-const K = { token: HC.storedToken("hc.kiosk.token", true), view: null, prio: null, id: "", backTimer: null };
+// `mode` of the number-entry screen: "checkin" (an ID number) or "pickup" (a case number)
+const K = { token: HC.storedToken("hc.kiosk.token", true), view: null, prio: null, id: "", backTimer: null,
+            mode: "checkin" };
+const MAX_LEN = { checkin: 18, pickup: 50 };
 const $ = (id) => document.getElementById(id);
 
 function screen(name) {
@@ -26,7 +31,11 @@ function screen(name) {
   // an ID number never stays on an unattended screen
   if (name === "checkin") K.backTimer = setTimeout(() => screen("home"), 60000);
   else { K.id = ""; renderId(); }
-  if (name === "checkin") { K.id = ""; renderId(); $("checkin-error").textContent = ""; }
+  if (name === "checkin") {
+    K.id = ""; renderId(); $("checkin-error").textContent = "";
+    $("checkin-title").textContent = HC.t(K.mode === "pickup" ? "pickup_title" : "checkin_title");
+    $("checkin-go").textContent = HC.t(K.mode === "pickup" ? "pickup_go" : "confirm");
+  }
 }
 
 function render() {
@@ -94,10 +103,21 @@ function renderId() { $("id-display").textContent = K.id || "\u00a0"; }
 function buildKeypad() {
   const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "X", "0", "⌫"];
   $("keypad").replaceChildren(...keys.map(k => HC.el("button", { "data-key": k, text: k, onclick: () => {
-    if (k === "⌫") K.id = K.id.slice(0, -1); else if (K.id.length < 18) K.id += k;
+    if (k === "⌫") K.id = K.id.slice(0, -1); else if (K.id.length < MAX_LEN[K.mode]) K.id += k;
     renderId(); } })));
 }
+async function pickup() {
+  const caseNo = K.id;
+  try {
+    const r = await HC.api("POST", "/api/cases/" + encodeURIComponent(caseNo) + "/pickup-ticket",
+                           { token: K.token, body: {}, idem: HC.newKey() });
+    K.id = ""; renderId();
+    if (!r.ok) { $("checkin-error").textContent = HC.t("pickup_failed", { d: (r.body && r.body.detail) || r.status }); return; }
+    showTicket(r.body);
+  } catch (e) { $("checkin-error").textContent = HC.t("pickup_failed", { d: HC.t("conn_lost") }); }
+}
 async function checkIn() {
+  if (K.mode === "pickup") return pickup();
   try {
     const r = await HC.api("POST", "/api/appointments/check-in", { token: K.token, body: { identity: K.id }, idem: HC.newKey() });
     K.id = ""; renderId();  // the number leaves the screen at once
@@ -125,7 +145,8 @@ $("setup-form").addEventListener("submit", (e) => {
   e.preventDefault();
   start($("token").value.trim()).catch(err => { $("setup-error").textContent = err.message; });
 });
-$("checkin-btn").addEventListener("click", () => screen("checkin"));
+$("checkin-btn").addEventListener("click", () => { K.mode = "checkin"; screen("checkin"); });
+$("pickup-btn").addEventListener("click", () => { K.mode = "pickup"; screen("checkin"); });
 $("items-back").addEventListener("click", () => screen("home"));
 $("items-any").addEventListener("click", () => issue(K.category.prefix));
 $("checkin-back").addEventListener("click", () => screen("home"));
