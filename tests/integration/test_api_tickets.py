@@ -254,7 +254,7 @@ async def test_queue_is_public_and_lists_each_category(hall: Api) -> None:
     status, body = await hall.call("GET", "/api/queue")
     assert status == 200
     assert body["business_day"] is None  # nothing issued yet
-    assert [c["prefix"] for c in body["categories"]] == list("ABCDEFGH")
+    assert [c["prefix"] for c in body["categories"]] == list("ABCDEFGHJ")
     assert all(c["waiting"] == [] and c["waiting_count"] == 0 for c in body["categories"])
     ticket = await hall.issue("C", priority="green", identity=PHONE)
     status, body = await hall.call("GET", "/api/queue")
@@ -271,7 +271,7 @@ async def test_windows_are_public_with_number_categories_state_current(hall: Api
     status, body = await hall.call("GET", "/api/windows")
     assert status == 200
     windows = body["windows"]
-    assert [w["number"] for w in windows] == list(range(1, 17))
+    assert [w["number"] for w in windows] == list(range(1, 18))
     assert windows[0]["categories"] == ["A", "D"]
     assert windows[3]["categories"] == ["B", "C"]
     assert all(w["state"] == "closed" and w["current"] is None for w in windows)

@@ -369,7 +369,7 @@ async def test_call_back_refusals(hall: Api) -> None:
 
 @pytest.mark.parametrize("action", ACTIONS)
 async def test_unknown_or_non_numeric_window_is_404(hall: Api, action: str) -> None:
-    for number in ["0", "17", "99", "-1", "abc", "1.0", "1e1", "%20", "0x1", "%EF%BC%A1"]:
+    for number in ["0", "18", "99", "-1", "abc", "1.0", "1e1", "%20", "0x1", "%EF%BC%A1"]:
         status, body = await hall.call("POST", f"/api/windows/{number}/{action}",
                                        hall.tokens.supervisor, {"reason": "x"})
         assert_error(status, body, 404, "window_not_found")

@@ -215,9 +215,10 @@ def test_token_create_refusals_store_nothing(tmp_path: Path, args: list[str],
 
 def test_token_create_checks_windows_against_the_given_config(tmp_path: Path) -> None:
     small = tmp_path / "small.toml"
-    # Window 16 exists in the demo hall; in this hall the windows stop at 15.
-    cut = DEMO_TEXT.index("[[windows]]\nnumber = 16")
-    small.write_text(DEMO_TEXT[:cut], encoding="utf-8")
+    # Window 16 exists in the demo hall; this hall is the same without it.
+    start = DEMO_TEXT.index("[[windows]]\nnumber = 16")
+    end = DEMO_TEXT.index("\n[[", start)
+    small.write_text(DEMO_TEXT[:start] + DEMO_TEXT[end + 1:], encoding="utf-8")
     data_dir = tmp_path / "data"
     ok = hallctl("token", "create", "--role", "clerk", "--window", "16", "--data-dir", data_dir)
     assert ok.returncode == 0, ok.stderr

@@ -59,7 +59,7 @@ def test_demo_config_loads() -> None:
     assert [p.name for p in cfg.priorities] == ["appointment", "green"]
     assert cfg.priority_rank("appointment") == 0 and cfg.priority_rank("green") == 1
     assert cfg.priority_rank("vip") is None and cfg.priority_rank(None) is None
-    assert list(cfg.categories) == list("ABCDEFGH")
+    assert list(cfg.categories) == list("ABCDEFGHJ")
     a = cfg.categories["A"]
     assert (a.name, a.daily_quota, a.service_level_min, a.default_service_min,
             a.per_person_daily_limit, a.transfer_landing) == (
@@ -67,7 +67,7 @@ def test_demo_config_loads() -> None:
     assert cfg.categories["F"].transfer_landing is Landing.BY_ISSUE_TIME
     assert cfg.categories["G"].transfer_landing is Landing.BACK
     assert cfg.categories["H"].per_person_daily_limit == 0
-    assert list(cfg.windows) == list(range(1, 17))
+    assert list(cfg.windows) == list(range(1, 18))
     assert cfg.windows[1].weights == {"A": 2, "D": 1}
     assert list(cfg.windows[7].weights) == ["C", "B"]  # configured order is kept
     assert cfg.windows[13].post is Post.CONSULT and cfg.windows[15].post is Post.PICKUP
