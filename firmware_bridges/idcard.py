@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_bridges.stream import MAX_BUFFER, StreamStats
+from firmware_bridges.stream import ResyncDecoder
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 SW_OK = 0x90
@@ -73,61 +73,22 @@ class Packet:
         return self.body[3:]
 
 
-class Decoder:
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.stats = StreamStats()
+class Decoder(ResyncDecoder[Packet]):
+    marker = PREAMBLE
 
-    def feed(self, data: bytes) -> list[Packet]:
-        self.buffer += data
-        out: list[Packet] = []
-        while True:
-            start = self.buffer.find(PREAMBLE)
-            if start < 0:
-                keep = min(len(self.buffer), len(PREAMBLE) - 1)
-                dropped = len(self.buffer) - keep
-                if dropped:
-                    self.stats.skipped_bytes += dropped
-                    del self.buffer[:dropped]
-                break
-            if start:
-                self.stats.skipped_bytes += start
-                del self.buffer[:start]
-            if len(self.buffer) < 7:
-                break
-            (length,) = struct.unpack_from(">H", self.buffer, 5)
-            if length < 2 or length > 4096:
-                self.stats.bad("bad length", 1)
-                del self.buffer[:1]
-                continue
-            total = 7 + length
-            if len(self.buffer) < total:
-                later = self.buffer.find(PREAMBLE, 1)
-                if later > 0 and self._valid_at(later):
-                    self.stats.bad("truncated frame", later)
-                    del self.buffer[:later]
-                    continue
-                break
-            frame = bytes(self.buffer[:total])
-            if xor(frame[5:-1]) != frame[-1]:
-                self.stats.bad("checksum mismatch", 1)
-                del self.buffer[:1]
-                continue
-            out.append(Packet(frame[7:-1]))
-            self.stats.frames += 1
-            del self.buffer[:total]
-        if len(self.buffer) > MAX_BUFFER:
-            self.stats.bad("buffer overflow", len(self.buffer))
-            self.buffer.clear()
-        return out
-
-    def _valid_at(self, pos: int) -> bool:
-        if len(self.buffer) - pos < 7:
-            return False
-        (length,) = struct.unpack_from(">H", self.buffer, pos + 5)
-        end = pos + 7 + length
-        return 2 <= length <= 4096 and end <= len(self.buffer) and \
-            xor(bytes(self.buffer[pos + 5:end - 1])) == self.buffer[end - 1]
+    def parse_at(self, buf: bytearray, i: int) -> tuple[Packet, int] | str:
+        if len(buf) - i < 7:
+            return "incomplete"
+        (length,) = struct.unpack_from(">H", buf, i + 5)
+        if length < 2 or length > 4096:
+            return "bad length"
+        total = 7 + length
+        if len(buf) - i < total:
+            return "incomplete"
+        frame = bytes(buf[i:i + total])
+        if xor(frame[5:-1]) != frame[-1]:
+            return "checksum mismatch"
+        return Packet(frame[7:-1]), total
 
 
 @dataclass(frozen=True, slots=True)

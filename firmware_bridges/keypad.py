@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from firmware_bridges.stream import MAX_BUFFER, StreamStats
+from firmware_bridges.stream import ResyncDecoder
 
 START = b"\xff\x68"
 END = 0x16
@@ -113,61 +113,14 @@ def shown_digits(frame: KeypadFrame, glyphs: dict[str, int] | None = None) -> st
                    for b in frame.data)
 
 
-class Decoder:
-    """Stream decoder: feed bytes, get frames; bad frames are counted and skipped.
+class Decoder(ResyncDecoder[KeypadFrame]):
+    """Stream decoder: feed bytes, get frames; bad frames are counted and skipped."""
 
-    When the candidate at the head of the buffer is still incomplete, a complete valid
-    frame further on proves the candidate was noise (a corrupted length byte would
-    otherwise make us wait for up to 255 bytes that belong to good frames).
-    """
+    marker = START
 
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.stats = StreamStats()
-
-    def feed(self, data: bytes) -> list[KeypadFrame]:
-        self.buffer += data
-        out: list[KeypadFrame] = []
-        while True:
-            start = self.buffer.find(START)
-            if start < 0:
-                # keep a trailing FF: it may be the first half of the next start
-                keep = 1 if self.buffer.endswith(b"\xff") else 0
-                dropped = len(self.buffer) - keep
-                if dropped:
-                    self.stats.skipped_bytes += dropped
-                    del self.buffer[:dropped]
-                break
-            if start:
-                self.stats.skipped_bytes += start
-                del self.buffer[:start]
-            result = _parse_at(self.buffer, 0)
-            if isinstance(result, KeypadFrame):
-                out.append(result)
-                self.stats.frames += 1
-                del self.buffer[: len(result.data) + 9]
-                continue
-            if result == "incomplete":
-                later = self._later_valid()
-                if later is None:
-                    break
-                self.stats.bad("truncated frame", later)
-                del self.buffer[:later]
-                continue
-            self.stats.bad(result, 1)
-            del self.buffer[:1]
-        if len(self.buffer) > MAX_BUFFER:
-            self.stats.bad("buffer overflow", len(self.buffer))
-            self.buffer.clear()
-        return out
-
-    def _later_valid(self) -> int | None:
-        pos = self.buffer.find(START, 1)
-        while pos >= 0:
-            if isinstance(_parse_at(self.buffer, pos), KeypadFrame):
-                return pos
-            pos = self.buffer.find(START, pos + 1)
-        return None
+    def parse_at(self, buf: bytearray, i: int) -> tuple[KeypadFrame, int] | str:
+        frame = _parse_at(buf, i)
+        return (frame, len(frame.data) + 9) if isinstance(frame, KeypadFrame) else frame
 
 
 def _parse_at(buf: bytearray, i: int) -> KeypadFrame | str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware_bridges.onbon import crc16_arc
-from firmware_bridges.stream import MAX_BUFFER, StreamStats
+from firmware_bridges.stream import ResyncDecoder
 
 SYNC = b"\x55\xaa"
 CMD_SHOW = 0x10
@@ -74,54 +74,12 @@ def shown_text(f: ScreenFrame, encoding: str = "gb18030") -> tuple[int, int, str
     return f.data[0], f.data[1], f.data[2:].decode(encoding)
 
 
-class Decoder:
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.stats = StreamStats()
+class Decoder(ResyncDecoder[ScreenFrame]):
+    marker = SYNC
 
-    def feed(self, data: bytes) -> list[ScreenFrame]:
-        self.buffer += data
-        out: list[ScreenFrame] = []
-        while True:
-            start = self.buffer.find(SYNC)
-            if start < 0:
-                keep = 1 if self.buffer.endswith(b"\x55") else 0
-                dropped = len(self.buffer) - keep
-                if dropped:
-                    self.stats.skipped_bytes += dropped
-                    del self.buffer[:dropped]
-                break
-            if start:
-                self.stats.skipped_bytes += start
-                del self.buffer[:start]
-            result = _parse_at(self.buffer, 0)
-            if isinstance(result, ScreenFrame):
-                out.append(result)
-                self.stats.frames += 1
-                del self.buffer[: len(result.data) + 7]
-                continue
-            if result == "incomplete":
-                later = _later_valid(self.buffer)
-                if later is None:
-                    break
-                self.stats.bad("truncated frame", later)
-                del self.buffer[:later]
-                continue
-            self.stats.bad(result, 1)
-            del self.buffer[:1]
-        if len(self.buffer) > MAX_BUFFER:
-            self.stats.bad("buffer overflow", len(self.buffer))
-            self.buffer.clear()
-        return out
-
-
-def _later_valid(buf: bytearray) -> int | None:
-    pos = buf.find(SYNC, 1)
-    while pos >= 0:
-        if isinstance(_parse_at(buf, pos), ScreenFrame):
-            return pos
-        pos = buf.find(SYNC, pos + 1)
-    return None
+    def parse_at(self, buf: bytearray, i: int) -> tuple[ScreenFrame, int] | str:
+        frame = _parse_at(buf, i)
+        return (frame, len(frame.data) + 7) if isinstance(frame, ScreenFrame) else frame
 
 
 def _parse_at(buf: bytearray, i: int) -> ScreenFrame | str:
