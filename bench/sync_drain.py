@@ -26,11 +26,11 @@ import tracemalloc
 from pathlib import Path
 
 import aiomqtt
-import uuid6
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.store.eventlog import Envelope, EventLog  # noqa: E402
+from controller.store.ids import new_id  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
 from controller.sync.protocol import encode_fragments  # noqa: E402
 from controller.sync.uplink import Uplink  # noqa: E402
@@ -46,8 +46,8 @@ async def fill(log: EventLog, count: int) -> None:
     chunk: list[Envelope] = []
     for seq in range(1, count + 1):
         prefix = "ABCDEFGH"[seq % 8]
-        chunk.append(Envelope(seq, str(uuid6.uuid7()), now + seq / 1000, "ticket.issued", {
-            "ticket_id": str(uuid6.uuid7()), "number": f"{prefix}{seq % 999 + 1:03d}",
+        chunk.append(Envelope(seq, new_id(), now + seq / 1000, "ticket.issued", {
+            "ticket_id": new_id(), "number": f"{prefix}{seq % 999 + 1:03d}",
             "category": prefix, "channel": "kiosk", "business_day": "2026-11-27",
             "seq_in_day": seq % 999 + 1,
         }, "bench"))

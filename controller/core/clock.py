@@ -14,10 +14,42 @@ def local(now: float, day: BusinessDay) -> datetime:
     return datetime.fromtimestamp(now, day.timezone)
 
 
+# Per BusinessDay (by identity): the span [start, end) of the business day last asked
+# for, and its name. Every command asks for the day of `now`: a time-zone conversion per
+# command otherwise, which is a few per cent of issuing a ticket.
+_SPANS: dict[int, tuple[BusinessDay, float, float, str]] = {}
+
+
 def business_day(now: float, day: BusinessDay) -> str:
     """The date of the opening hours whose numbering is in force. A day runs from one reset
     to the next; it is named after the opening hours it holds, so with an evening reset
     (22:00) the stretch from 22:00 on the 3rd is already the 4th."""
+    span = _SPANS.get(id(day))
+    if span is not None and span[0] is day and span[1] <= now < span[2]:
+        return span[3]
+    name = _business_day(now, day)
+    found = _span(now, day, name)
+    if found is not None:
+        _SPANS[id(day)] = (day, found[0], found[1], name)
+    return name
+
+
+def _span(now: float, day: BusinessDay, name: str) -> tuple[float, float] | None:
+    """[start, end) of the business day holding `now`, checked against the definition
+    itself at both ends; None where the zone's rules make that doubtful (a reset inside a
+    daylight-saving jump): those instants are simply not cached."""
+    resets = day.numbering_resets
+    t = local(now, day)
+    base = (t - timedelta(hours=resets.hour, minutes=resets.minute)).date()
+    start = datetime.combine(base, resets, day.timezone).timestamp()
+    end = datetime.combine(base + timedelta(days=1), resets, day.timezone).timestamp()
+    if not (start <= now < end and _business_day(start, day) == name
+            and _business_day(end - 0.001, day) == name and _business_day(end, day) != name):
+        return None
+    return start, end
+
+
+def _business_day(now: float, day: BusinessDay) -> str:
     t = local(now, day)
     resets = day.numbering_resets
     shifted = t - timedelta(hours=resets.hour, minutes=resets.minute)

@@ -66,7 +66,7 @@ async def _ticker(writer: Writer) -> None:
 async def _watchdog(writer: Writer, interval: float) -> None:
     """Pings systemd only while the writer is making progress: a stuck writer gets restarted."""
     while True:
-        stalled = (writer.queue.qsize() > 0
+        stalled = (writer.unanswered > 0
                    and time.time() - writer.last_commit_at > WRITER_STALL_S)
         if not stalled:
             notify("WATCHDOG=1")

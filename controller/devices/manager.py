@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-import uuid6
 
 from controller.config.model import HallConfig
 from controller.core import commands as c
@@ -38,6 +37,7 @@ from controller.devices.printer import Printer, PrintFailed
 from controller.devices.reader import CardReader
 from controller.devices.runtime import SHOW, Device
 from controller.store.eventlog import Envelope, StoreError
+from controller.store.ids import new_id
 from controller.store.writer import Reply, Writer
 from firmware_bridges import escpos, idcard, keypad
 
@@ -294,7 +294,7 @@ class DeviceManager:
             reasons: tuple[str, ...] = ()
             if press.level <= 2 and device.entry.bad_reason:
                 reasons = (device.entry.bad_reason,)
-            return c.Evaluate(str(uuid6.uuid7()), press.level, "keypad", reasons=reasons,
+            return c.Evaluate(new_id(), press.level, "keypad", reasons=reasons,
                               pad_window=window)
         action = self.action_of(device, press)
         if action == "call":
@@ -373,7 +373,7 @@ class DeviceManager:
         e = device.entry
         today = self._local(self.writer.clock()).date()
         elderly = e.priority_group is not None and card.age_on(today) >= e.priority_age
-        ticket_id = str(uuid6.uuid7())
+        ticket_id = new_id()
         command = c.IssueTicket(ticket_id, e.category or next(iter(self.cfg.categories)),
                                 "idcard", e.priority_group if elderly else None,
                                 card.identity_hash)

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-import uuid6
 
 from controller.config.model import HallConfig
 from controller.core import commands as c
@@ -26,6 +25,7 @@ from controller.core.engine import Outcome
 from controller.core.identity import IdentityError, keyed_hash
 from controller.core.state import HallState
 from controller.core.views import ticket_view
+from controller.store.ids import new_id
 from controller.store.writer import Reply, Writer
 from controller.sync.protocol import PROTOCOL_VERSION
 
@@ -117,7 +117,7 @@ class DownlinkHandler:
             return c.CancelAppointment(_str(body, "appointment_id", max_len=64) or "",
                                        _str(body, "reason", required=False) or "")
         if kind == "sms_ticket":
-            return c.IssueTicket(str(uuid6.uuid7()), _str(body, "category", max_len=1) or "",
+            return c.IssueTicket(new_id(), _str(body, "category", max_len=1) or "",
                                  "sms", None, self._identity(_str(body, "phone", max_len=20)))
         if kind == "notice.publish":
             return c.PublishNotice(_str(body, "notice_id", max_len=64) or "",

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import uuid6
 from aiohttp import web
 
 from controller.config.model import CHANNELS, HallConfig
@@ -26,6 +25,7 @@ from controller.core.identity import IdentityError, keyed_hash
 from controller.core.state import HallState
 from controller.core.views import queue_view, ticket_view, window_view
 from controller.store.eventlog import Envelope, EventLog
+from controller.store.ids import new_id
 from controller.store.tokens import Principal, Role
 from controller.store.writer import IdempotencyKey, Reply, Writer
 from controller.web.auth import ANY_ROLE, ISSUE_ROLES, READ_ALL_ROLES, WINDOW_ROLES, Authenticator
@@ -130,7 +130,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
             identity_hash = keyed_hash(hall.identity_key, body["identity"])
         except IdentityError as exc:
             raise ApiError(400, "bad_identity", str(exc)) from None
-    ticket_id = str(uuid6.uuid7())
+    ticket_id = new_id()
     command: c.Command = c.IssueTicket(ticket_id, body["category"], body["channel"] or "kiosk",
                                        body["priority"], identity_hash)
     if body["item_code"] is not None:  # by item: controller/core/catalog.py
@@ -276,7 +276,7 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok",
         "hall_id": hall.cfg.hall_id,
         "last_seq": hall.writer.state.last_seq,
-        "queued_commands": hall.writer.queue.qsize(),
+        "queued_commands": hall.writer.unanswered,
         "uptime_s": round(time.time() - hall.started_at, 1),
     })
 

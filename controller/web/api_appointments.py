@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import uuid6
 from aiohttp import web
 
 from controller.config.model import HallConfig
@@ -21,6 +20,7 @@ from controller.core.identity import IdentityError, keyed_hash
 from controller.core.notices import active
 from controller.core.state import Appointment, HallState
 from controller.core.views import ticket_view
+from controller.store.ids import new_id
 from controller.store.writer import Reply
 from controller.web.api import Route, _hall, _refused, _submit, json_response
 from controller.web.auth import ISSUE_ROLES, READ_ALL_ROLES
@@ -65,7 +65,7 @@ def _identity(key: bytes, raw: str | None) -> str | None:
 
 def _new_id(given: str | None) -> str:
     if given is None:
-        return str(uuid6.uuid7())
+        return new_id()
     if not _ID.fullmatch(given):
         raise ApiError(400, "bad_field", "ids are 1-64 letters, digits or _.:-")
     return given
@@ -136,7 +136,7 @@ async def check_in(request: web.Request) -> web.Response:
     body = parse(raw, CHECK_IN_BODY)
     if body["identity"] is None and body["appointment_id"] is None:
         raise ApiError(400, "missing_field", "give identity or appointment_id")
-    ticket_id = str(uuid6.uuid7())
+    ticket_id = new_id()
     command = c.CheckIn(ticket_id, _identity(hall.identity_key, body["identity"]),
                         body["appointment_id"])
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import uuid6
 from aiohttp import web
 
 from controller.catalog.model import CASE_TYPE_NAMES, FOLLOW_UP_STEPS, Item
@@ -23,6 +22,7 @@ from controller.core.engine import Outcome
 from controller.core.evaluations import LEVELS
 from controller.core.state import HallState
 from controller.core.views import ticket_view
+from controller.store.ids import new_id
 from controller.store.tokens import Principal, Role
 from controller.store.writer import Reply
 from controller.web.api import Handler, Route, _hall, _refused, _submit, json_response
@@ -238,7 +238,7 @@ async def pickup_ticket(request: web.Request) -> web.Response:
     who = await hall.auth.require(request, PICKUP_ROLES)
     raw = await request.read()
     parse(raw, {})
-    ticket_id = str(uuid6.uuid7())
+    ticket_id = new_id()
     command = cs.TakePickupTicket(ticket_id, request.match_info["case_no"])
 
     def render(state: HallState, outcome: Outcome) -> Reply:
@@ -346,7 +346,7 @@ async def register_complaint(request: web.Request) -> web.Response:
     raw = await request.read()
     body = parse(raw, COMPLAINT_BODY)
     command = complaints.RegisterComplaint(
-        str(uuid6.uuid7()), body["channel"], body["summary"], body["ticket_id"],
+        new_id(), body["channel"], body["summary"], body["ticket_id"],
         body["case_no"], body["window"], who.token_id, who.role.value, who.window)
 
     def render(state: HallState, outcome: Outcome) -> Reply:

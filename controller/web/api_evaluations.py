@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import uuid6
 from aiohttp import web
 
 from controller.config.model import HallConfig
@@ -18,6 +17,7 @@ from controller.core.clock import iso
 from controller.core.engine import Outcome
 from controller.core.evaluations import CHANNELS, LEVELS
 from controller.core.state import Evaluation, HallState, ReportState
+from controller.store.ids import new_id
 from controller.store.tokens import Role
 from controller.store.writer import Reply
 from controller.web.api import Route, _hall, _refused, _submit, json_response
@@ -70,7 +70,7 @@ async def create_evaluation(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", "reasons is a list of reason codes")
     default_channel = "pad" if who.role is Role.PAD else "kiosk"
     command = c.Evaluate(
-        str(uuid6.uuid7()), body["level"], body["channel"] or default_channel,
+        new_id(), body["level"], body["channel"] or default_channel,
         body["ticket_id"], body["case_no"], tuple(reasons), body["comment"],
         who.window if who.role is Role.PAD else None,
     )

@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import uuid6
-
 from controller.config import DEFAULT_CONFIG, HallConfig, load_config
 from controller.core import commands as c
 from controller.core.engine import Outcome, execute
 from controller.core.errors import Refusal
 from controller.core.events import Event
 from controller.core.state import HallState
+from controller.store.ids import new_id
 
 CFG: HallConfig = load_config(DEFAULT_CONFIG)
 TZ = ZoneInfo("Asia/Shanghai")
@@ -55,7 +54,7 @@ class Hall:
         """A ticket issued, called at `window` and left at the window (not completed)."""
         from controller.core.catalog import IssueByItem
 
-        tid = str(uuid6.uuid7())
+        tid = new_id()
         if item_code:
             self.ok(IssueByItem(tid, item_code, "kiosk"))
         else:

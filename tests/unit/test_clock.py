@@ -100,3 +100,38 @@ def test_local_and_iso() -> None:
     assert iso(instant + 0.75, day()) == "2024-03-04T09:00:00+08:00"
     assert iso(instant, day("Europe/London")) == "2024-03-04T01:00:00+00:00"
     assert iso(None, day()) is None
+
+
+# ---- the cached business day is the definition's -------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from controller.core import clock  # noqa: E402
+
+ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe",
+         "Asia/Kathmandu"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone=st.sampled_from(ZONES),
+       resets=st.sampled_from([time(0, 0), time(1, 30), time(2, 0), time(3, 0), time(22, 0)]),
+       start=st.floats(min_value=1.6e9, max_value=1.9e9),
+       steps=st.lists(st.floats(min_value=-90_000, max_value=90_000), min_size=1, max_size=8))
+def test_the_cached_business_day_equals_the_definition(
+        zone: str, resets: time, start: float, steps: list[float]) -> None:
+    """Instants walked back and forth across resets and daylight-saving changes: the cached
+    answer is always the one computed from scratch."""
+    d = day(zone, resets=resets)
+    now = start
+    for step in steps:
+        now += step
+        assert business_day(now, d) == clock._business_day(now, d), (zone, resets, now)
+
+
+def test_each_hall_day_is_cached_separately() -> None:
+    shanghai, york = day("Asia/Shanghai"), day("America/New_York")
+    instant = utc(2024, 3, 4, 20, 0)  # 04:00 on the 5th in Beijing, 15:00 on the 4th in NY
+    for _ in range(2):
+        assert business_day(instant, shanghai) == "2024-03-05"
+        assert business_day(instant, york) == "2024-03-04"

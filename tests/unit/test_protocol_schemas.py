@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-import uuid6
 
 from controller.cloudsim.server import CloudSim
 from controller.config.loader import DEFAULT_CONFIG, load_config
@@ -39,6 +38,7 @@ from controller.core.engine import Outcome, execute
 from controller.core.identity import keyed_hash
 from controller.core.state import HallState
 from controller.store.eventlog import Envelope, EventLog
+from controller.store.ids import new_id
 from controller.sync.downlink import DownlinkHandler, Malformed
 from controller.sync.protocol import PROTOCOL_VERSION, Topics, encode_batch, status_payload
 from controller.sync.review_report import encode_form, report_fields
@@ -237,7 +237,7 @@ class Hall:
         for e in outcome.events:
             # As the log stores it (JSON) and reads it back.
             data = json.loads(json.dumps(e.data, ensure_ascii=False))
-            self.envelopes.append(Envelope(len(self.envelopes) + 1, str(uuid6.uuid7()),
+            self.envelopes.append(Envelope(len(self.envelopes) + 1, new_id(),
                                            self.now, e.type, data, actor))
         self.state.last_seq = len(self.envelopes)
         return outcome
@@ -325,7 +325,7 @@ async def _drive() -> Scenario:
     # Windows, tickets and the window actions.
     h.at(0).ok(c.OpenWindow(1))
     h.ok(c.OpenWindow(4))
-    a1, a2, a3 = (str(uuid6.uuid7()) for _ in range(3))
+    a1, a2, a3 = (new_id() for _ in range(3))
     h.at(1).ok(c.IssueTicket(a1, "A", "kiosk"))
     h.ok(c.IssueTicket(a2, "A", "staff", "green", ident))
     h.ok(c.IssueTicket(a3, "A", "idcard", None, ident))
@@ -391,11 +391,11 @@ async def _drive() -> Scenario:
     assert malformed["bad_json"]["command_id"] is None
 
     # Check-in inside the slot's window; the other booking becomes a no-show.
-    h.at(55).ok(c.CheckIn(str(uuid6.uuid7()), ident))
+    h.at(55).ok(c.CheckIn(new_id(), ident))
     h.at(80).ok(c.Tick())  # bk-3's window (ends 50 + 15 min) is over
 
     # Evaluations and their reports.
-    bad, good = str(uuid6.uuid7()), str(uuid6.uuid7())
+    bad, good = new_id(), new_id()
     h.at(81).ok(c.Evaluate(bad, 2, "pad", ticket_id=a2, reasons=("E01", "E02"),
                            comment="等了一个小时，电话 138 0013 8000 没人接"))
     h.ok(c.RecordReport(bad, True, 200))
@@ -404,7 +404,7 @@ async def _drive() -> Scenario:
     h.ok(c.RetryReport(good))
 
     # The next business day: whatever still waits, or is still at a window, expires.
-    h.ok(c.IssueTicket(str(uuid6.uuid7()), "G", "web"))
+    h.ok(c.IssueTicket(new_id(), "G", "web"))
     h.ok(c.CallNext(4))  # the SMS ticket, left open at window 4 overnight
     h.now = T0 + 24 * 3600.0
     h.ok(c.Tick())
@@ -423,7 +423,7 @@ async def _drive() -> Scenario:
     stale = await push("catalog.update", {"version": 1, "items": []}, "cmd-catalog-1")
     assert (stale["result"], stale["reason"]) == ("rejected", "stale_catalog")
     h.ok(fu.FollowUpStep(bad, "verify", "调取录像，情况属实", "token-sup", "supervisor"))
-    h.ok(IssueByItem(str(uuid6.uuid7()), "330100-BDC-01-002", "kiosk"))
+    h.ok(IssueByItem(new_id(), "330100-BDC-01-002", "kiosk"))
     h.ok(c.OpenWindow(2))
     h.ok(c.CallNext(2))
     case_no = "330100202403050001"
@@ -432,7 +432,7 @@ async def _drive() -> Scenario:
     h.ok(cs.CaseAction(case_no, "supply", ("完税凭证",)))
     for action in ("circulate", "approve", "circulate", "ready"):
         h.ok(cs.CaseAction(case_no, action))
-    h.ok(cs.TakePickupTicket(str(uuid6.uuid7()), case_no))
+    h.ok(cs.TakePickupTicket(new_id(), case_no))
     h.ok(cs.CaseAction(case_no, "pick_up", note="本人领取"))
     h.ok(cs.AcceptCase("330100202403050002", item_code="330100-SS-02", missing=("章程修正案",)))
     h.ok(cp.RegisterComplaint("cp-1", "phone", "补交材料后仍要求再跑一次", case_no=case_no))
@@ -451,7 +451,7 @@ async def _drive() -> Scenario:
     from controller.core.flow import CounterReading
     from controller.core.voids import VoidTicket
 
-    rush = [str(uuid6.uuid7()) for _ in range(CFG.flow.min_arrivals + 1)]
+    rush = [new_id() for _ in range(CFG.flow.min_arrivals + 1)]
     for i, ticket_id in enumerate(rush):
         h.now = T0 + 30 * 24 * 3600.0 + 60.0 * (i + 1)
         h.ok(c.IssueTicket(ticket_id, "A", "kiosk"))
@@ -513,7 +513,7 @@ def test_schema_files_are_draft_2020_12_and_use_only_checked_keywords(name: str)
 def test_the_validator_catches_what_it_claims() -> None:
     """Guards against a validator that passes everything."""
     schema = load("events-batch.json")
-    good = json.loads(encode_batch("h", [Envelope(1, str(uuid6.uuid7()), T0, ev.WINDOW_OPENED,
+    good = json.loads(encode_batch("h", [Envelope(1, new_id(), T0, ev.WINDOW_OPENED,
                                                   {"window": 3})]))
     assert strict_errors(good, schema) == []
     no_id = json.loads(json.dumps(good))

@@ -229,6 +229,156 @@ async def test_refusals_are_answered_and_write_nothing(
     assert stored_seqs(tmp_path / "data") == []
 
 
+# ---- pipelining: the next group is decided while the earlier one is on disk -------------
+
+class HeldLog(EventLog):
+    """Each append waits for a gate of its own (`gates[i]` for the i-th), and fails with
+    StoreError when its index is in `fail_at`: one commit held, or lost, at a time."""
+
+    gates: list[asyncio.Event]
+    entered: list[asyncio.Event]
+    fail_at: frozenset[int] = frozenset()
+    calls: int = 0
+
+    async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
+        i = self.calls
+        self.calls += 1
+        self.entered[i].set()
+        await self.gates[i].wait()
+        if i in self.fail_at:
+            raise StoreError("event log write failed: disk I/O error (simulated)")
+        await super().append(events, answers)
+
+
+async def held_writer(make_writer: Callable[..., Awaitable[Running]], n: int = 4,
+                      fail_at: frozenset[int] = frozenset()) -> tuple[Running, HeldLog]:
+    r = await make_writer(HeldLog, start=False)
+    log = r.log
+    assert isinstance(log, HeldLog)
+    log.gates = [asyncio.Event() for _ in range(n)]
+    log.entered = [asyncio.Event() for _ in range(n)]
+    log.fail_at = fail_at
+    r.start()
+    return r, log
+
+
+async def settle() -> None:
+    for _ in range(20):  # every ready callback and task step runs
+        await asyncio.sleep(0)
+
+
+async def test_the_next_group_is_decided_while_the_earlier_commit_is_on_disk(
+        make_writer: Callable[..., Awaitable[Running]], tmp_path: Path) -> None:
+    r, log = await held_writer(make_writer)
+    w = r.writer
+    first = asyncio.ensure_future(issue(w, "t1"))
+    await asyncio.wait_for(log.entered[0].wait(), 5)  # t1's commit is on disk, held
+    second = [asyncio.ensure_future(issue(w, f"t{i}")) for i in (2, 3)]
+    await settle()
+    # Decided already (numbered after t1) but written only once t1's commit returns.
+    assert w.state.tickets["t2"].number == "A002" and w.state.tickets["t3"].number == "A003"
+    assert not log.entered[1].is_set()
+    assert w.unanswered == 3 and w.queue.qsize() == 0
+    assert not first.done() and not any(f.done() for f in second)
+    assert w.state.last_seq == 0  # what is committed, not what is decided
+    log.gates[0].set()
+    assert (await asyncio.wait_for(first, 5))[1]["number"] == "A001"
+    await asyncio.wait_for(log.entered[1].wait(), 5)
+    await settle()
+    assert not any(f.done() for f in second)  # answered after their own commit only
+    assert w.state.last_seq == 1 and stored_seqs(tmp_path / "data") == [1]
+    log.gates[1].set()
+    replies = await asyncio.wait_for(asyncio.gather(*second), 5)
+    assert [b["number"] for _, b in replies] == ["A002", "A003"]
+    assert stored_seqs(tmp_path / "data") == [1, 2, 3] and w.state.last_seq == 3
+    assert w.commits == 2 and w.unanswered == 0
+
+
+async def test_a_failed_commit_fails_the_group_decided_on_top_of_it(
+        make_writer: Callable[..., Awaitable[Running]], tmp_path: Path) -> None:
+    r, log = await held_writer(make_writer, fail_at=frozenset({1}))
+    w = r.writer
+    for gate in (log.gates[0], log.gates[2], log.gates[3]):
+        gate.set()
+    assert (await issue(w, "ok"))[1]["number"] == "A001"
+    lost = asyncio.ensure_future(issue(w, "lost"))
+    await asyncio.wait_for(log.entered[1].wait(), 5)
+    on_top = [asyncio.ensure_future(issue(w, "on-top")),
+              asyncio.ensure_future(w.submit(c.OpenWindow(1), render_window))]
+    await settle()
+    assert w.state.tickets["on-top"].number == "A003"  # decided on top of "lost"
+    log.gates[1].set()  # ...whose commit now fails
+    replies = await asyncio.wait_for(
+        asyncio.gather(lost, *on_top, return_exceptions=True), 5)
+    assert [type(x) for x in replies] == [StoreError] * 3
+    assert "earlier commit failed" in str(replies[1])
+    # Neither group is in the projection, which is the log's again; nothing was written.
+    assert set(w.state.tickets) == {"ok"} and w.state.window(1).status.value == "closed"
+    assert w.state.issued_today == {"A": 1} and w.unanswered == 0
+    assert log.calls == 2  # the group on top never went to disk
+    # The writer goes on, numbering after what is on disk: no gap, no number lost twice.
+    assert (await issue(w, "next"))[1]["number"] == "A002"
+    assert stored_seqs(tmp_path / "data") == [1, 2]
+    assert stored_issued_numbers(tmp_path / "data") == ["A001", "A002"]
+
+
+async def test_an_answer_with_nothing_to_write_waits_for_the_earlier_commit(
+        make_writer: Callable[..., Awaitable[Running]]) -> None:
+    """A refusal is decided on a projection that holds the commit on disk: it is given
+    only once that commit is, so no answer rests on a decision that may yet be lost."""
+    r, log = await held_writer(make_writer)
+    w = r.writer
+    first = asyncio.ensure_future(issue(w, "t1"))
+    await asyncio.wait_for(log.entered[0].wait(), 5)
+    refused = asyncio.ensure_future(w.submit(c.CallNext(1), render_window))
+    await settle()
+    assert not refused.done()
+    log.gates[0].set()
+    assert await asyncio.wait_for(refused, 5) == (409, {"error": "window_closed"})
+    assert first.done() and log.calls == 1
+
+
+async def test_drain_waits_for_the_decided_group_too(
+        make_writer: Callable[..., Awaitable[Running]]) -> None:
+    r, log = await held_writer(make_writer)
+    w = r.writer
+    pending = [asyncio.ensure_future(issue(w, "t1"))]
+    await asyncio.wait_for(log.entered[0].wait(), 5)
+    pending += [asyncio.ensure_future(issue(w, f"t{i}")) for i in (2, 3)]
+    await settle()
+    drained = asyncio.ensure_future(w.drain())
+    await settle()
+    assert not drained.done()
+    for gate in log.gates:
+        gate.set()
+    await asyncio.wait_for(drained, 5)
+    assert all(p.done() and p.result()[0] == 201 for p in pending)
+
+
+async def test_a_stopped_writer_answers_what_it_held_and_its_successor_rebuilds(
+        make_writer: Callable[..., Awaitable[Running]], tmp_path: Path) -> None:
+    """Cancelled with one group on disk and one decided (a shutdown that did not drain):
+    every caller gets an answer, and a restarted writer forgets the uncommitted decisions."""
+    r, log = await held_writer(make_writer)
+    w = r.writer
+    held = asyncio.ensure_future(issue(w, "t1"))
+    await asyncio.wait_for(log.entered[0].wait(), 5)
+    decided = asyncio.ensure_future(issue(w, "t2"))
+    await settle()
+    assert "t2" in w.state.tickets
+    assert r.task is not None
+    r.task.cancel()
+    replies = await asyncio.wait_for(asyncio.gather(held, decided, return_exceptions=True), 5)
+    assert [type(x) for x in replies] == [StoreError, StoreError]
+    assert w.unanswered == 0
+    for gate in log.gates:
+        gate.set()
+    r.start()  # as the supervisor would
+    assert (await asyncio.wait_for(issue(w, "t3"), 5))[1]["number"] == "A001"
+    assert "t2" not in w.state.tickets and "t1" not in w.state.tickets
+    assert stored_issued_numbers(tmp_path / "data") == ["A001"]
+
+
 # ---- idempotency ------------------------------------------------------------------------
 
 KEY = IdempotencyKey("kiosk-token", "retry-1", "fp-1")
