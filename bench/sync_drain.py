@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from controller.store.eventlog import Envelope, EventLog  # noqa: E402
 from controller.store.ids import new_id  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
-from controller.sync.protocol import encode_fragments  # noqa: E402
+from controller.sync.protocol import encode_wire  # noqa: E402
 from controller.sync.uplink import Uplink  # noqa: E402
 from tests.broker import Broker  # noqa: E402
 
@@ -71,7 +71,7 @@ async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight
     log = await EventLog.open(data_dir)
     cursors = await CursorStore.open(data_dir)
     await cursors.reset("bench")
-    uplink = Uplink("bench", log, cursors, lambda b: encode_fragments(HALL, b), batch, inflight)
+    uplink = Uplink("bench", log, cursors, lambda b: encode_wire(HALL, b), batch, inflight)
     if trace:
         tracemalloc.start()
     try:
@@ -129,12 +129,9 @@ async def main() -> None:
                 await fill(log, count)
                 payloads: list[bytes] = []
                 after = 0
-                while True:
-                    chunk = await log.read_wire(after, args.batch)
-                    if not chunk:
-                        break
-                    payloads.append(encode_fragments(HALL, chunk))
-                    after = chunk[-1][0]
+                while chunks := await log.read_wire_batches(after, args.batch, 100):
+                    payloads += [encode_wire(HALL, chunk) for chunk in chunks]
+                    after = chunks[-1].last_seq
                 await log.close()
                 plain = await run_plain(broker.port, payloads, args.inflight)
                 uplink, _ = await run_uplink(broker.port, data_dir, count, args.batch,

@@ -68,6 +68,27 @@ def _decode(public: str, private: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class WireBatch:
+    """Consecutive events in their wire form: JSON objects joined by commas, in seq order."""
+
+    first_seq: int
+    last_seq: int
+    events: bytes
+
+
+# One event's wire form (docs/cloud-protocol.md), built from its stored columns.
+_WIRE_EVENT = ("""'{"seq":' || seq || ',"id":"' || id || '","ts_ms":' """
+               """|| CAST(ts * 1000 AS INTEGER) || ',"type":"' || type || '","data":' || data"""
+               """ || '}'""")
+# The aggregate takes the rows in the order the subquery gives them (a scan of the
+# primary key: nothing could reorder them); from SQLite 3.44 the order is also stated.
+_IN_SEQ_ORDER = " ORDER BY seq" if sqlite3.sqlite_version_info >= (3, 44) else ""
+_WIRE_BATCH_SQL = (
+    f"SELECT MIN(seq), MAX(seq), CAST(group_concat(wire, ','{_IN_SEQ_ORDER}) AS BLOB) "
+    f"FROM (SELECT seq, {_WIRE_EVENT} AS wire FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRow:
     principal: str
     key: str
@@ -101,22 +122,23 @@ def _check_and_migrate(path: Path) -> None:
         conn.close()
 
 
-class WriterConnection:
-    """The writer's connection: plain sqlite3 on one thread of its own.
+class ThreadConnection:
+    """Plain sqlite3 on one thread of its own, for work that is many statements: each
+    call is one thread hand-off, where aiosqlite makes one per statement.
 
-    A group commit is one call on that thread (BEGIN, both inserts, COMMIT): one thread
-    hand-off per group instead of aiosqlite's one per statement, measured in
-    bench/ticket_issue.py. Only the single writer task uses it."""
+    Two are used: the writer's (a group commit is BEGIN, both inserts, COMMIT in one
+    call: measured in bench/ticket_issue.py; only the single writer task uses it) and the
+    uplink's (several batches read in one call: bench/sync_drain.py)."""
 
     def __init__(self, path: Path) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
         self._path = path
         self._conn: sqlite3.Connection | None = None
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._conn is None:
-                raise sqlite3.ProgrammingError("the writer connection is closed")
+                raise sqlite3.ProgrammingError("the connection is closed")
             return fn(self._conn)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
@@ -133,7 +155,7 @@ class WriterConnection:
         await asyncio.get_running_loop().run_in_executor(self._pool, connect)
 
     async def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return await self.run(lambda conn: conn.execute(sql, params).fetchall())
 
     async def transaction(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         """Every statement with each of its parameter rows, or none of them."""
@@ -148,28 +170,29 @@ class WriterConnection:
                 if conn.in_transaction:  # SQLite has rolled back already on some errors (FULL)
                     conn.execute("ROLLBACK")
                 raise
-        await self._run(run)
+        await self.run(run)
 
     async def close(self) -> None:
         def close(conn: sqlite3.Connection) -> None:
             conn.close()
         if self._conn is not None:
-            await self._run(close)
+            await self.run(close)
             self._conn = None
         self._pool.shutdown(wait=True)
 
 
 class EventLog:
-    def __init__(self, path: Path, writer: WriterConnection, reader: aiosqlite.Connection):
+    def __init__(self, path: Path, writer: ThreadConnection, reader: aiosqlite.Connection):
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._wire: ThreadConnection | None = None  # the uplink's, opened when first used
 
     @classmethod
     async def open(cls, data_dir: Path, max_size_mb: int | None = None) -> EventLog:
         path = data_dir / DB_NAME
         await asyncio.to_thread(_check_and_migrate, path)
-        writer = WriterConnection(path)
+        writer = ThreadConnection(path)
         await writer.open(max_size_mb)
         reader = await aiosqlite.connect(str(path), isolation_level=None)
         for pragma in PRAGMAS:
@@ -179,6 +202,8 @@ class EventLog:
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
+        if self._wire is not None:
+            await self._wire.close()
 
     async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
         """Commit one group: every event and idempotency answer, or none of them."""
@@ -213,18 +238,30 @@ class EventLog:
             rows = await cur.fetchall()
         return [Envelope(r[0], r[1], r[2], r[3], _decode(r[4], r[5]), r[6]) for r in rows]
 
-    async def read_wire(self, after: int, limit: int) -> list[tuple[int, str]]:
-        """(seq, the event as the cloud receives it, as JSON text): the stored public
-        payload spliced by SQLite into the envelope, so the uplink never decodes or encodes
-        an event in Python. Safe to splice: `id` is a UUID and `type` a fixed name, both
-        checked by `append`, and `data` is JSON written by `encode_data`."""
-        async with self._reader.execute(
-            """SELECT seq, '{"seq":' || seq || ',"id":"' || id || '","ts_ms":'"""
-            """ || CAST(ts * 1000 AS INTEGER) || ',"type":"' || type || '","data":' || data"""
-            """ || '}' FROM events WHERE seq > ? ORDER BY seq LIMIT ?""",
-            (after, limit),
-        ) as cur:
-            return [(r[0], r[1]) for r in await cur.fetchall()]
+    async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
+        """Up to `count` batches of up to `limit` events each, the events after `after`
+        as the cloud receives them; empty when there is nothing after `after`.
+
+        Each batch is built whole by SQLite: each stored public payload spliced into its
+        envelope, the envelopes joined, so the uplink never touches an event in Python,
+        and the batches are read in one call on a thread of their own, where SQLite works
+        without holding the GIL. Safe to splice: `id` is a UUID and `type` a fixed name,
+        both checked by `append`, and `data` is JSON written by `encode_data`."""
+        def read(conn: sqlite3.Connection) -> list[WireBatch]:
+            batches: list[WireBatch] = []
+            last = after
+            while len(batches) < count:
+                first, last_seq, events = conn.execute(_WIRE_BATCH_SQL, (last, limit)).fetchone()
+                if first is None:
+                    break
+                batches.append(WireBatch(first, last_seq, events))
+                last = last_seq
+            return batches
+        if self._wire is None:
+            wire = ThreadConnection(self.path)
+            await wire.open()
+            self._wire = wire
+        return await self._wire.run(read)
 
     async def replay(self, chunk: int = 5000) -> AsyncIterator[Envelope]:
         after = 0

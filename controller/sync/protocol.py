@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core.events import public_data
-from controller.store.eventlog import Envelope
+from controller.store.eventlog import Envelope, WireBatch
 
 PROTOCOL_VERSION = 1
 
@@ -52,22 +52,23 @@ class Topics:
 
 def event_json(e: Envelope) -> dict[str, Any]:
     """An event as the cloud receives it: no pseudonymous identifiers, epoch-ms time.
-    (The uplink has SQLite build the same object: `EventLog.read_wire`.)"""
+    (The uplink has SQLite build the same object: `EventLog.read_wire_batches`.)"""
     return {"seq": e.seq, "id": e.id, "ts_ms": int(e.ts * 1000), "type": e.type,
             "data": public_data(e.data)}
 
 
-def encode_fragments(hall_id: str, rows: list[tuple[int, str]]) -> bytes:
-    """A batch from (seq, event JSON text) rows, spliced in as they are."""
-    head = json.dumps({"v": PROTOCOL_VERSION, "hall_id": hall_id, "first_seq": rows[0][0],
-                       "last_seq": rows[-1][0]}, ensure_ascii=False, separators=(",", ":"))
-    return (head[:-1] + ',"events":[' + ",".join(text for _, text in rows) + "]}").encode()
+def encode_wire(hall_id: str, batch: WireBatch) -> bytes:
+    """A batch payload around events already in their wire form (the uplink's path)."""
+    head = json.dumps({"v": PROTOCOL_VERSION, "hall_id": hall_id, "first_seq": batch.first_seq,
+                       "last_seq": batch.last_seq}, ensure_ascii=False, separators=(",", ":"))
+    return b"".join((head[:-1].encode(), b',"events":[', batch.events, b"]}"))
 
 
 def encode_batch(hall_id: str, events: list[Envelope]) -> bytes:
-    rows = [(e.seq, json.dumps(event_json(e), ensure_ascii=False, separators=(",", ":")))
-            for e in events]
-    return encode_fragments(hall_id, rows)
+    """The same payload from envelopes in memory (the reference for the SQLite-built one)."""
+    joined = ",".join(json.dumps(event_json(e), ensure_ascii=False, separators=(",", ":"))
+                      for e in events)
+    return encode_wire(hall_id, WireBatch(events[0].seq, events[-1].seq, joined.encode()))
 
 
 def status_payload(hall_id: str, online: bool) -> bytes:

@@ -18,7 +18,7 @@ from controller.store.writer import Writer
 from controller.sync.cursor import CursorStore
 from controller.sync.downlink import DownlinkHandler
 from controller.sync.mqtt_client import make_client
-from controller.sync.protocol import Topics, encode_fragments, status_payload
+from controller.sync.protocol import Topics, encode_wire, status_payload
 from controller.sync.reconnect import AuthFailed, LinkState, ReconnectLogic
 from controller.sync.uplink import Uplink
 
@@ -38,7 +38,7 @@ class MqttSync:
         self.writer = writer
         self.topics = Topics(cfg.cloud.topic_prefix, cfg.hall_id)
         self.uplink = Uplink(LINK, event_log, cursors,
-                             lambda rows: encode_fragments(cfg.hall_id, rows),
+                             lambda batch: encode_wire(cfg.hall_id, batch),
                              cfg.cloud.batch_max_events, cfg.cloud.max_inflight,
                              cfg.cloud.receipts)
         self.downlink = downlink

@@ -12,12 +12,12 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from controller.store.eventlog import Envelope, EventLog
+from controller.store.eventlog import Envelope, EventLog, WireBatch
 from controller.sync.cursor import CursorStore
 
 Publish = Callable[[bytes], Awaitable[None]]
-READ_AHEAD = 10  # batches read from SQLite per query: fewer, larger reads
-Encode = Callable[[list[tuple[int, str]]], bytes]
+READ_AHEAD = 10  # batches read ahead of the window: memory stays bounded by this
+Encode = Callable[[WireBatch], bytes]
 
 
 class Uplink:
@@ -70,12 +70,12 @@ class Uplink:
         batches are on the wire, so neither waits for the other; the drain itself waits
         for whichever comes first, the next batch or the oldest acknowledgement."""
         await self.load()
-        batches: asyncio.Queue[list[tuple[int, str]]] = asyncio.Queue(2 * READ_AHEAD)
+        batches: asyncio.Queue[WireBatch] = asyncio.Queue(READ_AHEAD)
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
         reader = asyncio.ensure_future(self._read_into(batches, self.restart_point))
         saver = asyncio.ensure_future(self._save_cursor())
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
-        getter: asyncio.Task[list[tuple[int, str]]] | None = None
+        getter: asyncio.Task[WireBatch] | None = None
         try:
             while True:
                 if reader.done():
@@ -86,12 +86,12 @@ class Uplink:
                     if getter is not None:
                         if not getter.done():
                             break
-                        rows, getter = getter.result(), None
+                        batch, getter = getter.result(), None
                     else:
-                        rows = batches.get_nowait()
-                    inflight.append((rows[-1][0],
-                                     asyncio.ensure_future(publish(self.encode(rows)))))
-                    self.highest_sent = max(self.highest_sent, rows[-1][0])
+                        batch = batches.get_nowait()
+                    inflight.append((batch.last_seq,
+                                     asyncio.ensure_future(publish(self.encode(batch)))))
+                    self.highest_sent = max(self.highest_sent, batch.last_seq)
                     self.sent_batches += 1
                 if len(inflight) >= self.max_inflight:
                     await asyncio.wait((inflight[0][1], reader),
@@ -118,18 +118,19 @@ class Uplink:
             await asyncio.gather(*pending, return_exceptions=True)
             await self.cursors.advance(self.link, self.acked)
 
-    async def _read_into(self, batches: asyncio.Queue[list[tuple[int, str]]], after: int
-                         ) -> None:
-        """Fills `batches` in seq order from `after`; the queue's bound bounds memory."""
+    async def _read_into(self, batches: asyncio.Queue[WireBatch], after: int) -> None:
+        """Fills `batches` in seq order from `after`; the queue's bound bounds memory
+        (at most twice READ_AHEAD batches). SQLite builds each batch whole, so a batch
+        costs Python one row, not one per event."""
         while True:
             self._wake.clear()
-            rows = await self.log.read_wire(after, self.batch_max * READ_AHEAD)
-            if not rows:
+            read = await self.log.read_wire_batches(after, self.batch_max, READ_AHEAD)
+            if not read:
                 await self._wake.wait()
                 continue
-            for i in range(0, len(rows), self.batch_max):
-                await batches.put(rows[i:i + self.batch_max])
-            after = rows[-1][0]
+            for batch in read:
+                await batches.put(batch)
+            after = read[-1].last_seq
 
     async def _save_cursor(self) -> None:
         """Writes the acknowledged cursor behind the drain, coalescing: one write in flight,

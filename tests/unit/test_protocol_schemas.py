@@ -4,8 +4,8 @@ A small demo-hall scenario is run through `controller.core.engine.execute` (the 
 own entry point) and through `DownlinkHandler` with a stand-in writer, so that every event
 type, every command kind and every ack result is produced by the code itself. The events
 are wrapped as `Envelope`s and encoded by `encode_batch`, and also stored in a real
-`EventLog` and read back in their wire form (`read_wire` + `encode_fragments`, what the
-uplink sends); commands come from the reference cloud's `push`, receipts from its event
+`EventLog` and read back in their wire form (`read_wire_batches` + `encode_wire`, what
+the uplink sends); commands come from the reference cloud's `push`, receipts from its event
 handler; the review report from `report_fields`.
 
 `jsonschema` is not installed in the project's environment, so a small validator for the
@@ -622,19 +622,29 @@ def test_times_in_event_data_are_epoch_seconds(scenario: Scenario) -> None:
 
 async def test_the_wire_batch_from_the_log_matches_schema(scenario: Scenario, tmp_path: Path
                                                           ) -> None:
-    """The uplink does not call encode_batch: SQLite splices each stored event into its
-    wire form (EventLog.read_wire) and encode_fragments joins them. Same payload."""
-    from controller.sync.protocol import encode_fragments
+    """The uplink does not call encode_batch: SQLite builds the batch from the stored
+    events (EventLog.read_wire_batches) and encode_wire wraps it. Same bytes, in seq order,
+    and batches cut anywhere join up to the whole log."""
+    from controller.sync.protocol import encode_wire
 
+    envelopes = scenario.hall.envelopes
     log = await EventLog.open(tmp_path)
     try:
-        await log.append(scenario.hall.envelopes, [])
-        rows = await log.read_wire(0, 10_000)
+        await log.append(envelopes, [])
+        (whole,) = await log.read_wire_batches(0, 10_000, 5)
+        pieces = await log.read_wire_batches(0, 7, 1000)
+        assert len(await log.read_wire_batches(7, 7, 2)) == 2  # no more than asked for
+        assert await log.read_wire_batches(len(envelopes), 10, 5) == []
     finally:
         await log.close()
-    wire = json.loads(encode_fragments(CFG.hall_id, rows))
+    assert encode_wire(CFG.hall_id, whole) == scenario.batch == encode_batch(CFG.hall_id,
+                                                                             envelopes)
+    wire = json.loads(encode_wire(CFG.hall_id, whole))
     check(wire, "events-batch.json")
-    assert wire == json.loads(scenario.batch)
+    assert [e["seq"] for e in wire["events"]] == list(range(1, len(envelopes) + 1))
+    assert [(p.first_seq, p.last_seq) for p in pieces] == [
+        (s, min(s + 6, len(envelopes))) for s in range(1, len(envelopes) + 1, 7)]
+    assert b",".join(p.events for p in pieces) == whole.events
 
 
 def test_reference_cloud_accepts_the_batch_and_answers_a_receipt(scenario: Scenario) -> None:
