@@ -7,12 +7,16 @@ re-sends from the cursor after any reconnect.
 
 from __future__ import annotations
 
+import contextvars
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from controller.config.model import CloudConfig
 from controller.sync.protocol import Topics, status_payload
@@ -20,6 +24,67 @@ from controller.sync.protocol import Topics, status_payload
 
 class MqttConfigError(Exception):
     pass
+
+
+class PublishRefused(aiomqtt.MqttError):
+    """The broker answered a QoS 1 publish with a failure reason code (0x80 and above),
+    e.g. 0x87 Not authorized when its ACL does not let the hall write the topic."""
+
+    def __init__(self, topic: str, code: ReasonCode) -> None:
+        super().__init__(f"the broker refused the publish to {topic}: {code} "
+                         f"(reason code 0x{code.value:02X})")
+        self.topic = topic
+        self.code = code
+
+
+# The paho message info of the publish being made in this task: aiomqtt's publish does not
+# return it, and its mid is what the PUBACK's reason code is filed under.
+_SENT: contextvars.ContextVar[list[paho.MQTTMessageInfo] | None] = contextvars.ContextVar(
+    "_SENT", default=None)
+
+
+class Client(aiomqtt.Client):
+    """aiomqtt's client, except that a publish the broker refuses raises PublishRefused.
+
+    aiomqtt 2.5 completes a QoS 1 publish on any PUBACK and drops its reason code, so a
+    batch the broker refused (Mosquitto answers 0x87 when its ACL denies the topic) looked
+    delivered, and the uplink's cursor would have moved past events the cloud never got.
+    Codes below 0x80 (0x10 No matching subscribers) are successes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refused: dict[int, ReasonCode] = {}
+        paho_publish = self._client.publish
+
+        def publish(*a: Any, **k: Any) -> paho.MQTTMessageInfo:
+            info = paho_publish(*a, **k)
+            sent = _SENT.get()
+            if sent is not None:
+                sent.append(info)
+            return info
+
+        self._client.publish = publish  # type: ignore[method-assign]
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
+                    reason_code: ReasonCode, properties: Properties) -> None:
+        if reason_code.is_failure:
+            self._refused[mid] = reason_code
+        super()._on_publish(client, userdata, mid, reason_code, properties)
+
+    async def publish(self, /, topic: str, payload: aiomqtt.client.PayloadType = None,
+                      qos: int = 0, retain: bool = False,  # noqa: FBT001, FBT002
+                      properties: Properties | None = None, *args: Any,
+                      timeout: float | None = None, **kwargs: Any) -> None:
+        sent: list[paho.MQTTMessageInfo] = []
+        token = _SENT.set(sent)
+        try:
+            await super().publish(topic, payload, qos, retain, properties, *args,
+                                  timeout=timeout, **kwargs)
+        finally:
+            _SENT.reset(token)
+            code = self._refused.pop(sent[0].mid, None) if sent else None
+        if code is not None:
+            raise PublishRefused(topic, code)
 
 
 def broker_address(url: str) -> tuple[str, int, bool]:
@@ -30,7 +95,7 @@ def broker_address(url: str) -> tuple[str, int, bool]:
     return parts.hostname, parts.port or (8883 if tls else 1883), tls
 
 
-def make_client(cloud: CloudConfig, url: str, topics: Topics, hall_id: str) -> aiomqtt.Client:
+def make_client(cloud: CloudConfig, url: str, topics: Topics, hall_id: str) -> Client:
     host, port, tls = broker_address(url)
     tls_context = None
     if tls:
@@ -45,7 +110,7 @@ def make_client(cloud: CloudConfig, url: str, topics: Topics, hall_id: str) -> a
     # A persistent session: the broker keeps our subscription and queued commands while the
     # hall is offline, for up to this long.
     connect_props.SessionExpiryInterval = cloud.session_expiry_s
-    return aiomqtt.Client(
+    return Client(
         host,
         port,
         identifier=cloud.client_id or f"hallctl-{hall_id}",

@@ -89,7 +89,7 @@ class ReconnectLogic:
                 auth_failed = True
                 error = f"authentication failed: {exc}"
             except Exception as exc:  # any failure of a link is retried, never fatal
-                error = f"{type(exc).__name__}: {exc}"
+                error = _describe(exc)
             if self.connected_since is not None and time.monotonic() - started >= self.stable_after:
                 self.backoff.reset()
             self.last_error = error
@@ -101,3 +101,11 @@ class ReconnectLogic:
                 log.debug("link_still_down", link=self.name, error=error,
                           failures=self.backoff.failures, retry_in=round(delay, 2))
             await asyncio.sleep(delay)
+
+
+def _describe(exc: BaseException) -> str:
+    """What went wrong, for `last_error`: the first real error inside a task group's
+    ExceptionGroup, not "unhandled errors in a TaskGroup"."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
