@@ -47,7 +47,8 @@ class CatalogError(ValueError):
 def initials(name: str) -> str:
     """Pinyin initials of a name, lower case; letters and digits in it are kept as they are
     (so "C1驾驶证" is found by "c1jsz")."""
-    letters = lazy_pinyin(name, style=Style.FIRST_LETTER, errors=lambda s: list(s))
+    letters = lazy_pinyin(name, style=Style.FIRST_LETTER,
+                          errors=lambda s: list(s))  # type: ignore[arg-type,return-value]
     return "".join(ch.lower() for part in letters for ch in part if ch.isascii() and ch.isalnum())
 
 

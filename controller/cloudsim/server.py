@@ -86,7 +86,7 @@ class CloudSim:
     async def _session(self) -> None:
         assert self.mqtt_url is not None
         host, port, _ = broker_address(self.mqtt_url)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 24 * 3600  # queued for us while we are away
         async with aiomqtt.Client(host, port, identifier="hallctl-cloudsim",
                                   protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,

@@ -7,6 +7,7 @@ differently from what its installer believes).
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 import tomllib
@@ -77,34 +78,36 @@ class _Reader:
             raise self.fail(name, f"must be {kind_name}, not {value!r}")
         return value
 
+    # Named after what they read; past `str` below, annotations say `builtins.str`, as
+    # the class body's `str` is this method.
     def str(self, name: str, default: Any = None) -> Any:
         value = self._take(name, (str,), "a string", default)
         if isinstance(value, str) and not value.strip():
             raise self.fail(name, "must not be empty")
         return value
 
-    def int(self, name: str, default: Any = None, lo: int = 0, hi: int = 10**9) -> Any:
+    def int(self, name: builtins.str, default: Any = None, lo: int = 0, hi: int = 10**9) -> Any:
         value = self._take(name, (int,), "an integer", default)
         if isinstance(value, int) and not lo <= value <= hi:
             raise self.fail(name, f"must be between {lo} and {hi}, not {value}")
         return value
 
-    def number(self, name: str, default: Any = None) -> Any:
+    def number(self, name: builtins.str, default: Any = None) -> Any:
         value = self._take(name, (int, float), "a number", default)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise self.fail(name, f"must be a positive finite number, not {value}")
         return value
 
-    def bool(self, name: str, default: Any = None) -> Any:
+    def bool(self, name: builtins.str, default: Any = None) -> Any:
         return self._take(name, (bool,), "true or false", default)
 
-    def table_(self, name: str, default: Any = None) -> Any:
+    def table_(self, name: builtins.str, default: Any = None) -> Any:
         return self._take(name, (dict,), "a table", default)
 
-    def list_(self, name: str, default: Any = None) -> Any:
+    def list_(self, name: builtins.str, default: Any = None) -> Any:
         return self._take(name, (list,), "a list", default)
 
-    def clock(self, name: str, default: Any = None) -> time:
+    def clock(self, name: builtins.str, default: Any = None) -> time:
         raw = self.str(name, default)
         if isinstance(raw, time):
             return raw

@@ -28,6 +28,7 @@ from typing import Any
 from controller.config.model import HallConfig, Post
 from controller.core import engine
 from controller.core.clock import business_day, iso
+from controller.core.commands import ModuleCommand
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
 from controller.core.staffing import recommend
@@ -44,14 +45,14 @@ MAX_NOTE = 200
 
 
 @dataclass(frozen=True, slots=True)
-class AcknowledgeAlert:
+class AcknowledgeAlert(ModuleCommand):
     alert_id: str
     by: str | None = None
     note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ResolveAlert:
+class ResolveAlert(ModuleCommand):
     alert_id: str
     by: str | None = None
     note: str | None = None

@@ -52,7 +52,7 @@ def by(actor: str | None, role: str | None, window: int | None) -> dict[str, Any
 
 
 @dataclass(frozen=True, slots=True)
-class AcceptCase:
+class AcceptCase(c.ModuleCommand):
     case_no: str
     item_code: str | None = None  # default: the item the ticket was taken or completed for
     ticket_id: str | None = None
@@ -63,7 +63,7 @@ class AcceptCase:
 
 
 @dataclass(frozen=True, slots=True)
-class CaseAction:
+class CaseAction(c.ModuleCommand):
     case_no: str
     action: str
     materials: tuple[str, ...] = ()  # supply
@@ -74,7 +74,7 @@ class CaseAction:
 
 
 @dataclass(frozen=True, slots=True)
-class TakePickupTicket:
+class TakePickupTicket(c.ModuleCommand):
     ticket_id: str
     case_no: str
     channel: str = "kiosk"
@@ -114,13 +114,13 @@ def book(state: HallState) -> Book:
     found = state.extra.get("cases")
     if found is None:
         found = state.extra["cases"] = Book()
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def peek(state: HallState) -> Book:
     """For readers (API, reports): never adds to the state, which only events may change."""
     found = state.extra.get("cases")
-    return found if found is not None else Book()  # type: ignore[no-any-return]
+    return found if found is not None else Book()
 
 
 def get(state: HallState, case_no: str) -> Case:

@@ -24,7 +24,7 @@ MODES = ("merge", "replace")
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateCatalog:
+class UpdateCatalog(c.ModuleCommand):
     """From the cloud: items added or replaced (by code) and codes removed (`merge`), or the
     whole catalog replaced (`replace`). `version` only goes up: a late, older update is
     refused (`stale_catalog`)."""
@@ -36,7 +36,7 @@ class UpdateCatalog:
 
 
 @dataclass(frozen=True, slots=True)
-class IssueByItem:
+class IssueByItem(c.ModuleCommand):
     ticket_id: str
     item_code: str
     channel: str

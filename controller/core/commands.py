@@ -171,6 +171,13 @@ class FromCloud:
     expires_at: float | None = None
 
 
+class ModuleCommand:
+    """Base of the commands a core module owns (`engine.register_command`): the engine
+    dispatches them by type, without this file knowing them."""
+
+    __slots__ = ()
+
+
 WindowCommand = (
     CallNext | Recall | NoShow | Complete | Transfer | Suspend | CallBack
     | OpenWindow | PauseWindow | ResumeWindow | CloseWindow
@@ -179,4 +186,4 @@ HallCommand = (
     IssueTicket | CreateAppointment | CancelAppointment | CheckIn | PublishNotice
     | WithdrawNotice | Evaluate | RecordReport | RetryReport
 )
-Command = HallCommand | WindowCommand | Tick | FromCloud
+Command = HallCommand | WindowCommand | Tick | FromCloud | ModuleCommand

@@ -16,6 +16,7 @@ from typing import Any
 from controller.config.model import HallConfig
 from controller.core import cases, evaluations
 from controller.core.cases import by
+from controller.core.commands import ModuleCommand
 from controller.core.engine import register_command, register_tick
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
@@ -36,7 +37,7 @@ MAX_TEXT = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class RegisterComplaint:
+class RegisterComplaint(ModuleCommand):
     complaint_id: str
     channel: str
     summary: str
@@ -49,7 +50,7 @@ class RegisterComplaint:
 
 
 @dataclass(frozen=True, slots=True)
-class ComplaintAction:
+class ComplaintAction(ModuleCommand):
     complaint_id: str
     action: str
     text: str  # assign: to whom; resolve: the result; close: a closing note
@@ -82,7 +83,7 @@ def desk(state: HallState) -> Desk:
     found = state.extra.get("complaints")
     if found is None:
         found = state.extra["complaints"] = Desk()
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _text(value: str, what: str) -> str:

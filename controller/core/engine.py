@@ -66,9 +66,10 @@ def passage_of_time(state: HallState, cfg: HallConfig, now: float, tick: bool = 
         # A service left open at a window over the day's end is closed as expired, not
         # completed: its day-long "service time" must not feed tomorrow's estimates.
         for win in state.windows.values():
-            t = state.tickets.get(win.current) if win.current else None
-            if t is not None and t.business_day < today:
-                out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": t.id, "number": t.number,
+            served = state.tickets.get(win.current) if win.current else None
+            if served is not None and served.business_day < today:
+                out.append(Event(ev.TICKET_EXPIRED, {"ticket_id": served.id,
+                                                     "number": served.number,
                                                      "window": win.number}))
     if tick:
         out.extend(appointments.no_shows(state, cfg, now))
@@ -129,6 +130,9 @@ def decide(state: HallState, cfg: HallConfig, cmd: c.Command, now: float) -> lis
         return evaluations.record_report(state, cmd)
     if isinstance(cmd, c.RetryReport):
         return evaluations.retry_report(state, cmd)
+    if isinstance(cmd, c.ModuleCommand):
+        raise TypeError(f"{type(cmd).__name__} is not registered: import its module in "
+                        "controller.core.modules")
     if cmd.window not in cfg.windows:
         raise not_found("window", f"no window {cmd.window} in this hall")
     handler = _WINDOW_HANDLERS[type(cmd)]
@@ -373,7 +377,7 @@ def _close(state: HallState, cfg: HallConfig, cmd: c.CloseWindow, now: float) ->
     return [Event(ev.WINDOW_CLOSED, {"window": cmd.window})]
 
 
-_WINDOW_HANDLERS = {
+_WINDOW_HANDLERS: dict[type, Decider] = {
     c.CallNext: _call_next,
     c.Recall: _recall,
     c.NoShow: _no_show,

@@ -30,6 +30,7 @@ from controller.config.model import HallConfig, Post
 from controller.core import engine
 from controller.core import events as ev
 from controller.core.clock import business_day, iso
+from controller.core.commands import ModuleCommand
 from controller.core.errors import invalid
 from controller.core.events import Event
 from controller.core.staffing import recommend
@@ -46,7 +47,7 @@ LEVELS = (5, 4, 3, 2, 1)
 # ---- people counters: one command, one event ----------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class CounterReading:
+class CounterReading(ModuleCommand):
     """A people counter's reading: counts since its last reading (`entered`, `left`), or
     its running totals (`in_total`, `out_total`), as the device offers."""
 

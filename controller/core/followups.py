@@ -32,7 +32,7 @@ MAX_NOTE = 500
 
 
 @dataclass(frozen=True, slots=True)
-class FollowUpStep:
+class FollowUpStep(c.ModuleCommand):
     followup_id: str
     step: str
     note: str
@@ -63,7 +63,7 @@ def ledger(state: HallState) -> dict[str, FollowUp]:
     found = state.extra.get("followups")
     if found is None:
         found = state.extra["followups"] = {}
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def overdue_steps(f: FollowUp, now: float, cfg: HallConfig) -> list[str]:

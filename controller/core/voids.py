@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.config.model import HallConfig
 from controller.core import engine
+from controller.core.commands import ModuleCommand
 from controller.core.errors import Refusal, not_found
 from controller.core.events import Event
 from controller.core.state import HallState, TicketStatus, register_event
@@ -25,7 +26,7 @@ MAX_REASON = 200
 
 
 @dataclass(frozen=True, slots=True)
-class VoidTicket:
+class VoidTicket(ModuleCommand):
     ticket_id: str
     reason: str
 

@@ -67,5 +67,5 @@ def call_mark(state: HallState, cfg: HallConfig, d: DeviceEntry) -> object:
     if d.window is None:
         return None
     current = state.window(d.window).current
-    t = state.tickets.get(current) if current else None
-    return (t.id, t.recalls) if t is not None else None
+    serving = state.tickets.get(current) if current else None
+    return (serving.id, serving.recalls) if serving is not None else None

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
+from aiomqtt.types import PayloadType
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -71,7 +72,7 @@ class Client(aiomqtt.Client):
             self._refused[mid] = reason_code
         super()._on_publish(client, userdata, mid, reason_code, properties)
 
-    async def publish(self, /, topic: str, payload: aiomqtt.client.PayloadType = None,
+    async def publish(self, /, topic: str, payload: PayloadType = None,
                       qos: int = 0, retain: bool = False,  # noqa: FBT001, FBT002
                       properties: Properties | None = None, *args: Any,
                       timeout: float | None = None, **kwargs: Any) -> None:
@@ -106,7 +107,7 @@ def make_client(cloud: CloudConfig, url: str, topics: Topics, hall_id: str) -> C
     password = None
     if cloud.password_file is not None:
         password = cloud.password_file.read_text(encoding="utf-8").strip()
-    connect_props = Properties(PacketTypes.CONNECT)
+    connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     # A persistent session: the broker keeps our subscription and queued commands while the
     # hall is offline, for up to this long.
     connect_props.SessionExpiryInterval = cloud.session_expiry_s

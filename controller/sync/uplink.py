@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from controller.store.eventlog import Envelope, EventLog, WireBatch
 from controller.sync.cursor import CursorStore
@@ -99,7 +100,7 @@ class Uplink:
                 else:  # the window has room and nothing is read yet: whichever comes first
                     if getter is None:
                         getter = asyncio.ensure_future(batches.get())
-                    waiting: set[asyncio.Future[object]] = {reader, getter}
+                    waiting: set[asyncio.Future[Any]] = {reader, getter}
                     if inflight:
                         waiting.add(inflight[0][1])
                     await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -112,9 +113,11 @@ class Uplink:
                     self.acked = acked
                     self._dirty.set()
         finally:
-            pending = [reader, saver] + [t for _, t in inflight] + ([getter] if getter else [])
-            for task in pending:
-                task.cancel()
+            pending: list[asyncio.Future[Any]] = [reader, saver, *(t for _, t in inflight)]
+            if getter is not None:
+                pending.append(getter)
+            for future in pending:
+                future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await self.cursors.advance(self.link, self.acked)
 

@@ -136,7 +136,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
     if body["item_code"] is not None:  # by item: controller/core/catalog.py
         from controller.core.catalog import IssueByItem
         command = IssueByItem(ticket_id, body["item_code"], body["channel"] or "kiosk",
-                              body["priority"], identity_hash, body["category"])  # type: ignore[assignment]
+                              body["priority"], identity_hash, body["category"])
     elif body["category"] is None:
         raise ApiError(400, "missing_field", "give category or item_code")
 

@@ -242,8 +242,7 @@ async def post_counter_reading(request: web.Request) -> web.Response:
         return _refused(outcome) or (201, state.extra["counters"][b["counter"]] | {
             "at": iso(state.extra["counters"][b["counter"]]["at"], hall.cfg.day)})
 
-    # A registered module command (engine.register_command), outside commands.Command.
-    return await _submit(request, who, command, render, raw)  # type: ignore[arg-type]
+    return await _submit(request, who, command, render, raw)
 
 
 def flow_routes() -> list[Route]:
