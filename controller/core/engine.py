@@ -191,8 +191,8 @@ def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float,
             f"tickets are issued from {cfg.day.opens:%H:%M} to {cfg.day.closes:%H:%M}",
         )
     day = business_day(now, cfg.day)
-    fresh_day = day != state.day
-    issued = 0 if fresh_day else state.issued_today.get(category.prefix, 0)
+    # That day's counters, not only the latest day's: the clock may have stepped back.
+    issued = state.issued_by_day.get(day, {}).get(category.prefix, 0)
     if issued >= 999:
         raise Refusal("numbers_exhausted", f"all 999 numbers of {category.name} are used today")
     if issued >= category.daily_quota and not booked:
@@ -201,7 +201,7 @@ def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float,
             f"today's {category.daily_quota} tickets for {category.name} are all issued",
         )
     if cmd.identity_hash and category.per_person_daily_limit and not booked:
-        taken = 0 if fresh_day else state.person_today.get((cmd.identity_hash, category.prefix), 0)
+        taken = state.person_by_day.get(day, {}).get((cmd.identity_hash, category.prefix), 0)
         if taken >= category.per_person_daily_limit:
             raise Refusal(
                 "person_limit",

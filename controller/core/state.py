@@ -131,9 +131,14 @@ class HallState:
     priority_waiting: dict[tuple[str, str], int] = field(default_factory=dict)
     suspended: dict[str, Ticket] = field(default_factory=dict)
     windows: dict[int, WindowState] = field(default_factory=dict)
-    day: str = ""
-    issued_today: dict[str, int] = field(default_factory=dict)
-    person_today: dict[tuple[str, str], int] = field(default_factory=dict)
+    day: str = ""  # the business day of the latest ticket issued
+    issued_today: dict[str, int] = field(default_factory=dict)  # of `day`, per category
+    person_today: dict[tuple[str, str], int] = field(default_factory=dict)  # of `day`
+    # The counters of the last KEPT_DAYS days, `day`'s included (its are the same dicts):
+    # a clock stepped back across the reset (a box that booted fast, then corrected by
+    # NTP) resumes that day's numbering where it stopped, never at 001 again.
+    issued_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    person_by_day: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
     service_min: dict[str, float] = field(default_factory=dict)
     next_order: int = 0
     last_seq: int = 0
@@ -210,12 +215,18 @@ def apply(state: HallState, kind: str, data: dict[str, Any], at: float, seq: int
         handler(state, data, at)
 
 
+KEPT_DAYS = 7
+
+
 def _issued(state: HallState, d: dict[str, Any], at: float) -> None:
     day = d["business_day"]
     if day != state.day:
         state.day = day
-        state.issued_today = {}
-        state.person_today = {}
+        state.issued_today = state.issued_by_day.setdefault(day, {})
+        state.person_today = state.person_by_day.setdefault(day, {})
+        for old in sorted(state.issued_by_day)[:-KEPT_DAYS]:
+            del state.issued_by_day[old]
+            state.person_by_day.pop(old, None)
     ticket = Ticket(
         id=d["ticket_id"],
         number=d["number"],

@@ -828,3 +828,44 @@ def test_a_service_left_open_overnight_does_not_inflate_waiting_estimates(hall: 
     assert waiting_ahead(hall.state, hall.cfg, t) == 1
     # one ahead, one open window, A's configured 12 minutes a service (today: 1440)
     assert ticket_view(hall.state, hall.cfg, t)["estimated_wait_min"] == 12
+
+
+def test_a_clock_stepped_back_across_the_reset_never_reuses_a_number(
+        hall: Hall, cfg: HallConfig) -> None:
+    """A box that booted a day fast, issued tickets, and was then set right by NTP: the
+    real day's numbering goes on where it stopped (no second A001 in the hall), the
+    wrong day's too if the clock jumps there again, and a replay of the log agrees."""
+    assert [hall.issue("A").number for _ in range(2)] == ["A001", "A002"]  # Monday
+    monday = hall.state.day
+    hall.now += 24 * 3600  # the clock jumps a day ahead
+    assert hall.issue("A").number == "A001" and hall.state.day > monday
+    hall.now -= 24 * 3600 - 60  # ...and is set right: Monday again
+    back = hall.issue("A")
+    assert (back.number, back.business_day) == ("A003", monday)
+    hall.now += 24 * 3600  # Tuesday for real: its numbering resumes too
+    assert hall.issue("A").number == "A002"
+    replayed = HallState()
+    for seq, (kind, data, at) in enumerate(hall.log, start=1):
+        apply(replayed, kind, copy.deepcopy(data), at, seq)
+    assert replayed.issued_by_day == hall.state.issued_by_day
+    assert replayed.issued_today == hall.state.issued_today == {"A": 2}
+
+
+def test_the_per_person_limit_holds_across_a_clock_step_back(cfg: HallConfig) -> None:
+    h = Hall(make_cfg(lambda d: category(d, "A").update(per_person_daily_limit=2)))
+    person = keyed_hash(b"k" * 32, "13800138000")
+    for i in range(2):
+        h.ok(c.IssueTicket(f"p{i}", "A", "kiosk", None, person))
+    h.now += 24 * 3600
+    h.ok(c.IssueTicket("next-day", "A", "kiosk", None, person))
+    h.now -= 24 * 3600 - 60
+    assert h.refused(c.IssueTicket("again", "A", "kiosk", None, person)).code == "person_limit"
+
+
+def test_only_the_last_days_counters_are_kept(hall: Hall) -> None:
+    from controller.core.state import KEPT_DAYS
+    for _ in range(KEPT_DAYS + 3):
+        hall.issue("A")
+        hall.now += 24 * 3600
+    assert len(hall.state.issued_by_day) == KEPT_DAYS
+    assert hall.state.issued_by_day[hall.state.day] is hall.state.issued_today
