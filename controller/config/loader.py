@@ -319,6 +319,9 @@ def _parse_review(r: _Reader) -> ReviewSystem:
         dept_name=r.str("dept_name", None) or "",
         data_source=r.str("data_source", default.data_source),
         channel_codes=channel_codes,
+        real_name=r.bool("real_name", default.real_name),
+        identity_retention_h=float(r.number("identity_retention_h",
+                                            default.identity_retention_h)),
     )
     r.done()
     return review

@@ -118,6 +118,10 @@ class ReviewSystem:
     channel_codes: tuple[tuple[str, str], ...] = (
         ("pad", "4"), ("keypad", "5"), ("kiosk", "5"), ("sms", "6"), ("qr", "3"),
     )
+    # Real-name reports: a ticket taken with an ID number sends it as `certkeyGOV`, held
+    # sealed until acknowledged (store/sealed.py); erased unreported after this long.
+    real_name: bool = True
+    identity_retention_h: float = 48.0
 
 
 @dataclass(frozen=True, slots=True)

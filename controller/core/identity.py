@@ -42,6 +42,12 @@ def normalize(raw: str) -> str:
     raise IdentityError("identity must be an 18-character ID number or an 11-digit mobile number")
 
 
+def id_number_of(raw: str) -> str | None:
+    """The resident ID number given (normalised, checked), or None for a mobile number."""
+    value = normalize(raw)
+    return value if _ID18.fullmatch(value) else None
+
+
 def keyed_hash(key: bytes, raw: str) -> str:
     return hmac.new(key, normalize(raw).encode("ascii"), hashlib.sha256).hexdigest()
 

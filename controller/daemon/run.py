@@ -28,6 +28,7 @@ from controller.daemon.notify import notify, watchdog_interval
 from controller.daemon.supervisor import Supervisor
 from controller.store.eventlog import EventLog
 from controller.store.keys import load_or_create_key
+from controller.store.sealed import SealedIdentities
 from controller.store.writer import Reply, Writer, rebuild
 from controller.sync.cursor import CursorStore
 from controller.sync.downlink import DownlinkHandler
@@ -136,8 +137,11 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
             mqtt = MqttSync(cfg, cfg.cloud.mqtt_url, event_log, writer, cursors,
                             DownlinkHandler(cfg, writer, key))
         if cfg.cloud.evaluation_url:
+            if cfg.review.real_name:
+                hall.sealed = await SealedIdentities.open(data_dir)
+                stack.push_async_callback(hall.sealed.close)
             review = ReviewUplink(cfg, cfg.cloud.evaluation_url, secret, event_log, writer,
-                                  cursors, cfg.cloud.evaluation_timeout_s)
+                                  cursors, cfg.cloud.evaluation_timeout_s, sealed=hall.sealed)
         hall.sync_status = _all_links([
             mqtt.status if mqtt else _not_configured(MQTT_LINK, cursors, writer),
             review.status if review else _not_configured(REVIEW_LINK, cursors, writer),

@@ -1,7 +1,9 @@
-"""The hall's identity key: 32 random bytes in the data directory, readable by the daemon only.
+"""The hall's keys: 32 random bytes each in the data directory, readable by the daemon only.
 
-It keys the HMAC of ID and phone numbers. Losing it only means yesterday's hashes no longer
-match today's; it is never sent anywhere.
+`identity.key` keys the HMAC of ID and phone numbers: losing it only means yesterday's
+hashes no longer match today's. `seal.key` encrypts the ID numbers held for the review
+system until their report is acknowledged (store/sealed.py): losing it only means those
+reports go anonymous. Neither is ever sent anywhere.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import secrets
 from pathlib import Path
 
 KEY_NAME = "identity.key"
+SEAL_KEY_NAME = "seal.key"
 
 
-def load_or_create_key(data_dir: Path) -> bytes:
-    path = data_dir / KEY_NAME
+def load_or_create_key(data_dir: Path, name: str = KEY_NAME) -> bytes:
+    path = data_dir / name
     try:
         key = path.read_bytes()
     except FileNotFoundError:

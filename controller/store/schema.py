@@ -55,6 +55,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                data = json_remove(data, '$.identity_hash')
            WHERE json_extract(data, '$.identity_hash') IS NOT NULL""",
     ),
+    # 4: ID numbers the review system needs in clear (certkeyGOV), sealed (AES-GCM) per
+    # ticket, kept only until the report is acknowledged: store/sealed.py. Never in the log.
+    ("""
+    CREATE TABLE sealed_identities (
+        ticket_id TEXT PRIMARY KEY,
+        nonce     BLOB NOT NULL,
+        box       BLOB NOT NULL,            -- AES-256-GCM of the ID number, bound to ticket_id
+        created   REAL NOT NULL
+    )""",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

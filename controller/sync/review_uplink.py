@@ -25,8 +25,10 @@ from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core import events as ev
 from controller.core.engine import Outcome
+from controller.core.evaluations import scrub
 from controller.core.state import Evaluation, HallState, ReportState
 from controller.store.eventlog import Envelope, EventLog
+from controller.store.sealed import SealedIdentities
 from controller.store.writer import Reply, Writer
 from controller.sync.cursor import CursorStore
 from controller.sync.reconnect import Backoff, LinkState
@@ -37,6 +39,7 @@ log = structlog.get_logger("review_uplink")
 LINK = "haochaping"
 TIMEOUT_S = 10.0
 RETRYABLE_4XX = frozenset({408, 425, 429})
+SWEEP_S = 600.0  # how often ID numbers past their retention time are erased
 _TRIGGERS = (ev.EVALUATION_RECORDED, ev.EVALUATION_REPORT_RETRY)
 
 
@@ -51,7 +54,8 @@ def _ok(state: HallState, outcome: Outcome) -> Reply:
 class ReviewUplink:
     def __init__(self, cfg: HallConfig, url: str, secret: bytes | None, event_log: EventLog,
                  writer: Writer, cursors: CursorStore, timeout: float = TIMEOUT_S,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, sealed: SealedIdentities | None = None
+                 ) -> None:
         self.cfg = cfg
         self.url = url
         self.secret = secret
@@ -60,6 +64,7 @@ class ReviewUplink:
         self.cursors = cursors
         self.timeout = timeout
         self.backoff = backoff or Backoff(0.5, 60.0)
+        self.sealed = sealed  # ID numbers for real-name reports, erased once acknowledged
         self.state = LinkState.DISCONNECTED
         self.last_error: str | None = None
         self.delivered = 0
@@ -74,6 +79,14 @@ class ReviewUplink:
 
     async def run(self) -> None:
         cursor = await self.cursors.get(LINK)
+        sweeper = asyncio.ensure_future(self._forget_unreported())
+        try:
+            await self._send_from(cursor)
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+
+    async def _send_from(self, cursor: int) -> None:
         async with aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout)
         ) as session:
@@ -91,8 +104,31 @@ class ReviewUplink:
                     cursor = e.seq
                 await self.cursors.advance(LINK, cursor)
 
+    async def _forget_unreported(self) -> None:
+        """ID numbers of tickets never rated (or whose report never got through) are not
+        kept past the retention time: such a report, if it ever goes, goes anonymous."""
+        if self.sealed is None:
+            return
+        while True:
+            retention_s = self.cfg.review.identity_retention_h * 3600
+            erased = await self.sealed.erase_before(time.time() - retention_s)
+            if erased:
+                log.info("identities_erased", count=erased, reason="retention")
+            await asyncio.sleep(SWEEP_S)
+
+    async def _identity(self, e: Evaluation) -> tuple[str | None, str | None]:
+        """(ticket id, its sealed ID number) for a real-name report, else (id, None)."""
+        ticket_id = e.data.get("ticket_id")
+        if not isinstance(ticket_id, str) or self.sealed is None or not self.cfg.review.real_name:
+            return (ticket_id if isinstance(ticket_id, str) else None), None
+        return ticket_id, await self.sealed.unseal(ticket_id)
+
     async def _deliver(self, session: aiohttp.ClientSession, e: Evaluation) -> None:
-        body = encode_form(report_fields(self.cfg, self.writer.state, e))
+        fields = report_fields(self.cfg, self.writer.state, e)
+        ticket_id, id_number = await self._identity(e)
+        if id_number is not None:
+            fields["certkeyGOV"] = id_number
+        body = encode_form(fields)
         headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
                    "Idempotency-Key": e.id}
         if self.secret is not None:
@@ -109,9 +145,12 @@ class ReviewUplink:
                 if 200 <= status < 300:
                     await self._record(e, True, status, "")
                     self.delivered += 1
+                    if id_number is not None and ticket_id is not None and self.sealed:
+                        await self.sealed.erase(ticket_id)  # reported: not kept a moment more
                     return
                 if 400 <= status < 500 and status not in RETRYABLE_4XX:
-                    await self._record(e, False, status, text)
+                    # The answer may quote the form back: no ID number into the log.
+                    await self._record(e, False, status, scrub(text))
                     self.parked += 1
                     log.warning("report_parked", evaluation=e.id, status=status)
                     return

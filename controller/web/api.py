@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from controller.config.model import CHANNELS, HallConfig
@@ -21,11 +22,12 @@ from controller.core import commands as c
 from controller.core.clock import iso
 from controller.core.engine import Outcome
 from controller.core.events import public_data
-from controller.core.identity import IdentityError, keyed_hash
+from controller.core.identity import IdentityError, id_number_of, keyed_hash
 from controller.core.state import HallState
 from controller.core.views import queue_view, ticket_view, window_view
 from controller.store.eventlog import Envelope, EventLog
 from controller.store.ids import new_id
+from controller.store.sealed import SealedIdentities
 from controller.store.tokens import Principal, Role
 from controller.store.writer import IdempotencyKey, Reply, Writer
 from controller.web.auth import ANY_ROLE, ISSUE_ROLES, READ_ALL_ROLES, WINDOW_ROLES, Authenticator
@@ -44,9 +46,12 @@ class Hall:
     identity_key: bytes
     started_at: float
     sync_status: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
+    # ID numbers held for real-name review reports; None when none are to be kept.
+    sealed: SealedIdentities | None = None
 
 
 HALL = web.AppKey("hall", Hall)
+log = structlog.get_logger("api")
 MAX_SEQ = 2**62  # SQLite integers are 64-bit signed
 
 
@@ -89,6 +94,13 @@ def _refused(outcome: Outcome) -> Reply | None:
 
 async def _submit(request: web.Request, who: Principal, command: c.Command,
                   render: Callable[[HallState, Outcome], Reply], raw: bytes) -> web.Response:
+    status, body = await _decided(request, who, command, render, raw)
+    return json_response(body, status=status)
+
+
+async def _decided(request: web.Request, who: Principal, command: c.Command,
+                   render: Callable[[HallState, Outcome], Reply], raw: bytes) -> Reply:
+    """The writer's answer to the command (idempotent replay included), once committed."""
     hall = _hall(request)
     idem = None
     key = request.headers.get("Idempotency-Key")
@@ -103,8 +115,7 @@ async def _submit(request: web.Request, who: Principal, command: c.Command,
             hashlib.sha256,
         ).hexdigest()
         idem = IdempotencyKey(who.token_id, key, fingerprint)
-    status, body = await hall.writer.submit(command, render, who.token_id, idem)
-    return json_response(body, status=status)
+    return await hall.writer.submit(command, render, who.token_id, idem)
 
 
 # ---- tickets -------------------------------------------------------------------------
@@ -143,7 +154,22 @@ async def issue_ticket(request: web.Request) -> web.Response:
     def render(state: HallState, outcome: Outcome) -> Reply:
         return _refused(outcome) or (201, ticket_view(state, hall.cfg, state.tickets[ticket_id]))
 
-    return await _submit(request, who, command, render, raw)
+    status, answer = await _decided(request, who, command, render, raw)
+    if status == 201 and body["identity"] is not None and hall.sealed is not None:
+        await _seal(hall.sealed, str(answer["id"]), body["identity"])
+    return json_response(answer, status=status)
+
+
+async def _seal(sealed: SealedIdentities, ticket_id: str, identity: str) -> None:
+    """Keep the ID number (not a phone number) for the ticket's real-name review report.
+    The ticket stands whatever happens here: at worst its report goes anonymous."""
+    number = id_number_of(identity)
+    if number is None:
+        return
+    try:
+        await sealed.seal(ticket_id, number)
+    except Exception:  # a full disk must not turn an issued ticket into an error
+        log.exception("identity_not_sealed", ticket=ticket_id)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
