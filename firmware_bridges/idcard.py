@@ -11,7 +11,8 @@ Base information (CMD 30 01) answers SW3 0x90 with DATA = text length u16 BE, ph
 u16 BE, 256 bytes of UCS-2LE text, then the photo. `read_identity` keeps only what the
 hall may keep: a keyed hash of the ID number (computed by the caller's function, so this
 package needs no key), the masked number and the birth date. The name, address and photo
-are never returned; the clear number lives only inside that function.
+are never returned; the clear number lives only inside that function, unless the caller
+asks for it to seal it at once for a real-name review report (`keep_number`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from firmware_bridges.stream import ResyncDecoder
 
@@ -93,11 +94,13 @@ class Decoder(ResyncDecoder[Packet]):
 
 @dataclass(frozen=True, slots=True)
 class CardIdentity:
-    """All the hall keeps of a swiped card."""
+    """All the hall keeps of a swiped card. `number` is there only when asked for (for a
+    real-name review report), and only until the hall has sealed it; never in a repr."""
 
     identity_hash: str
     masked: str
     birth_date: dt.date
+    number: str | None = field(default=None, repr=False, compare=False)
 
     def age_on(self, day: dt.date) -> int:
         years = day.year - self.birth_date.year
@@ -115,10 +118,12 @@ def _field(text: bytes, name: str) -> str:
     return text[offset: offset + size].decode("utf-16-le", errors="strict").rstrip(" \x00")
 
 
-def read_identity(base_info: bytes, hasher: Callable[[str], str]) -> CardIdentity:
+def read_identity(base_info: bytes, hasher: Callable[[str], str],
+                  keep_number: bool = False) -> CardIdentity:
     """The data of a base-information answer to what may be kept. `hasher` is the keyed
-    hash of controller.core.identity, bound to the hall's key. The photo after the text
-    block is never looked at."""
+    hash of controller.core.identity, bound to the hall's key. With `keep_number`, the ID
+    number too, for the caller to seal at once (controller/store/sealed.py). The name,
+    address and photo are never looked at."""
     if len(base_info) < 4 + TEXT_LEN:
         raise CardError("base information too short")
     text_len, _photo_len = struct.unpack_from(">HH", base_info, 0)
@@ -141,7 +146,7 @@ def read_identity(base_info: bytes, hasher: Callable[[str], str]) -> CardIdentit
     except ValueError as exc:  # IdentityError: a bad check digit
         raise CardError(str(exc)) from None
     masked = number[:4] + "*" * 10 + number[-4:]
-    return CardIdentity(identity_hash, masked, born)
+    return CardIdentity(identity_hash, masked, born, number if keep_number else None)
 
 
 def base_info_block(name: str, sex: str, ethnicity: str, birth: str, address: str,

@@ -171,7 +171,8 @@ async def _serve_locked(cfg: HallConfig, data_dir: Path, listen: str, stop: asyn
         # Devices: one supervised task per RS-485 bus or network device (controller/devices/).
         if cfg.devices:
             from controller.devices.manager import DeviceManager
-            devices = DeviceManager(cfg, writer, key, data_dir, f"http://{host}:{port}")
+            devices = DeviceManager(cfg, writer, key, data_dir, f"http://{host}:{port}",
+                                    sealed=hall.sealed)
             devices.start(supervisor.start)
             stack.push_async_callback(devices.stop)
         supervisor.start("ticker", lambda: _ticker(writer))

@@ -38,6 +38,7 @@ from controller.devices.reader import CardReader
 from controller.devices.runtime import SHOW, Device
 from controller.store.eventlog import Envelope, StoreError
 from controller.store.ids import new_id
+from controller.store.sealed import SealedIdentities
 from controller.store.writer import Reply, Writer
 from firmware_bridges import escpos, idcard, keypad
 
@@ -63,10 +64,12 @@ def _render(state: HallState, outcome: Outcome) -> Reply:
 
 class DeviceManager:
     def __init__(self, cfg: HallConfig, writer: Writer, identity_key: bytes, data_dir: Path,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, sealed: SealedIdentities | None = None
+                 ) -> None:
         self.cfg = cfg
         self.writer = writer
         self.key = identity_key
+        self.sealed = sealed  # ID numbers held for real-name review reports
         self.data_dir = data_dir
         self.public_url = public_url
         known = profiles()
@@ -103,7 +106,8 @@ class DeviceManager:
             elif e.kind == "idcard":
                 opener = serial_opener(self._port(e.port or ""), t.baudrate, t.bytesize,
                                        t.parity, t.stopbits)
-                self._add(d.id, CardReader(d, opener, self._hasher, self._on_card), [d])
+                self._add(d.id, CardReader(d, opener, self._hasher, self._on_card,
+                                            self.sealed is not None), [d])
             elif e.kind == "counter":
                 rtu = self._port(e.port) if e.port else None
                 self._add(d.id, CounterLink(d, self._on_reading, rtu), [d])
@@ -381,6 +385,11 @@ class DeviceManager:
         if status >= 300:
             device.info["last_refusal"] = body.get("error")
             return
+        if self.sealed is not None and card.number is not None:
+            try:
+                await self.sealed.seal(ticket_id, card.number)
+            except Exception:  # the ticket stands: at worst its report goes anonymous
+                log.exception("identity_not_sealed", device=device.id)
         number = self.writer.state.tickets[ticket_id].number
         log.info("card_ticket", device=device.id, number=number, priority=bool(elderly))
         printer = self.printers.get(e.printer or "")

@@ -45,7 +45,19 @@ def test_read_identity_keeps_only_hash_mask_birth() -> None:
     assert card.age_on(dt.date(2026, 11, 27)) == 76
     assert card.age_on(dt.date(2009, 12, 30)) == 59
     assert ID not in repr(card) and "张三" not in repr(card)
-    assert set(idcard.CardIdentity.__slots__) == {"identity_hash", "masked", "birth_date"}
+    assert set(idcard.CardIdentity.__slots__) == {"identity_hash", "masked", "birth_date",
+                                                  "number"}
+    assert card.number is None  # kept only when asked for
+
+
+def test_the_number_is_handed_on_only_when_asked_and_never_shown() -> None:
+    """With real-name review reports on, the caller seals the number at once
+    (controller/store/sealed.py); it never appears in the card's repr."""
+    block = idcard.base_info_block("张三", "1", "01", "19491231", "北京市东城区", ID)
+    card = idcard.read_identity(block, _hash, keep_number=True)
+    assert card.number == ID
+    assert ID not in repr(card) and ID not in str(card)
+    assert card == idcard.read_identity(block, _hash)  # the same card either way
 
 
 def test_bad_blocks_are_card_errors() -> None:
