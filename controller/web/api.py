@@ -155,19 +155,22 @@ async def issue_ticket(request: web.Request) -> web.Response:
         return _refused(outcome) or (201, ticket_view(state, hall.cfg, state.tickets[ticket_id]))
 
     status, answer = await _decided(request, who, command, render, raw)
-    if status == 201 and body["identity"] is not None and hall.sealed is not None:
-        await _seal(hall.sealed, str(answer["id"]), body["identity"])
+    if status == 201:
+        await seal_identity(hall, str(answer["id"]), body["identity"])
     return json_response(answer, status=status)
 
 
-async def _seal(sealed: SealedIdentities, ticket_id: str, identity: str) -> None:
-    """Keep the ID number (not a phone number) for the ticket's real-name review report.
-    The ticket stands whatever happens here: at worst its report goes anonymous."""
+async def seal_identity(hall: Hall, ticket_id: str, identity: str | None) -> None:
+    """Keep the ID number (not a phone number) a ticket was taken with, for its real-name
+    review report (store/sealed.py), when the hall keeps them. The ticket stands whatever
+    happens here: at worst its report goes anonymous."""
+    if hall.sealed is None or identity is None:
+        return
     number = id_number_of(identity)
     if number is None:
         return
     try:
-        await sealed.seal(ticket_id, number)
+        await hall.sealed.seal(ticket_id, number)
     except Exception:  # a full disk must not turn an issued ticket into an error
         log.exception("identity_not_sealed", ticket=ticket_id)
 

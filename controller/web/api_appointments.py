@@ -22,7 +22,15 @@ from controller.core.state import Appointment, HallState
 from controller.core.views import ticket_view
 from controller.store.ids import new_id
 from controller.store.writer import Reply
-from controller.web.api import Route, _hall, _refused, _submit, json_response
+from controller.web.api import (
+    Route,
+    _decided,
+    _hall,
+    _refused,
+    _submit,
+    json_response,
+    seal_identity,
+)
 from controller.web.auth import ISSUE_ROLES, READ_ALL_ROLES
 from controller.web.body import Field, Schema, parse
 from controller.web.errors import ApiError
@@ -148,7 +156,10 @@ async def check_in(request: web.Request) -> web.Response:
         return 201, {"ticket": ticket_view(state, hall.cfg, state.tickets[ticket_id]),
                      "appointment": appointment_view(hall.cfg, appointment)}
 
-    return await _submit(request, who, command, render, raw)
+    status, answer = await _decided(request, who, command, render, raw)
+    if status == 201:
+        await seal_identity(hall, str(answer["ticket"]["id"]), body["identity"])
+    return json_response(answer, status=status)
 
 
 async def list_notices(request: web.Request) -> web.Response:

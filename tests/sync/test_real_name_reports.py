@@ -147,3 +147,18 @@ async def test_a_ticket_never_rated_has_its_number_erased_after_the_retention_ti
                 break
             await asyncio.sleep(0.05)
         assert await sealed_count(data_dir) == 0
+
+
+async def test_a_check_in_by_id_number_is_sealed_too(
+        real_name_hall: Api, demo_cfg: HallConfig, tmp_path: Path) -> None:
+    from tests.sync.test_appointments_api import book, check_in, slot_holding_now
+
+    await book(real_name_hall, ID_NUMBER, slot_holding_now(demo_cfg))
+    status, answer = await check_in(real_name_hall, identity=ID_NUMBER)
+    assert status == 201, answer
+    store = await SealedIdentities.open(tmp_path / "data")
+    try:
+        assert await store.unseal(answer["ticket"]["id"]) == ID_NUMBER
+    finally:
+        await store.close()
+    assert ID_NUMBER.encode() not in on_disk(tmp_path / "data")
