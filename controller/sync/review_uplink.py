@@ -184,4 +184,7 @@ class ReviewUplink:
             "delivered": self.delivered,
             "parked": sum(1 for x in self.writer.state.evaluations.values()
                           if x.report is ReportState.PARKED),
+            # ID numbers held sealed for real-name reports not yet acknowledged: personal
+            # data on this box, so its amount is in plain sight.
+            "identities_held": await self.sealed.count() if self.sealed is not None else 0,
         }

@@ -69,6 +69,12 @@ async def served_and_rated(api: Api, identity: str, case_no: str) -> dict[str, o
     return {"ticket": ticket, "evaluation": rated}
 
 
+async def review_link(api: Api) -> dict[str, object]:
+    status, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
+    assert status == 200
+    return next(x for x in body["links"] if x["link"] == "haochaping")  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 async def real_name_hall(tmp_path: Path, demo_cfg: HallConfig,
                          review_cloud: tuple[CloudSim, str]) -> AsyncIterator[Api]:
@@ -86,6 +92,7 @@ async def test_the_id_number_is_reported_then_erased(
     sim.failure.status = 503  # hold the report back a moment: the number waits, sealed
     done = await served_and_rated(real_name_hall, f" {ID_NUMBER.lower()} ", "330100202611270001")
     assert await sealed_count(data_dir) == 1
+    assert (await review_link(real_name_hall))["identities_held"] == 1
     assert ID_NUMBER.encode() not in on_disk(data_dir)
     sim.failure.status = None
     evaluation_id = str(done["evaluation"]["id"])  # type: ignore[index]
@@ -99,6 +106,7 @@ async def test_the_id_number_is_reported_then_erased(
             break
         await asyncio.sleep(0.05)
     assert await sealed_count(data_dir) == 0
+    assert (await review_link(real_name_hall))["identities_held"] == 0
     assert ID_NUMBER.encode() not in on_disk(data_dir)
     # The ticket itself shows no number either.
     status, ticket = await real_name_hall.call(
