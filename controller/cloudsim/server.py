@@ -26,7 +26,7 @@ from aiohttp import web
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from controller.sync.mqtt_client import broker_address
+from controller.sync.mqtt_client import Client, broker_address
 from controller.sync.protocol import PROTOCOL_VERSION
 from controller.sync.reconnect import Backoff, ReconnectLogic
 
@@ -88,7 +88,7 @@ class CloudSim:
         host, port, _ = broker_address(self.mqtt_url)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 24 * 3600  # queued for us while we are away
-        async with aiomqtt.Client(host, port, identifier="hallctl-cloudsim",
+        async with Client(host, port, identifier="hallctl-cloudsim",
                                   protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
                                   properties=props, timeout=10) as client:
             self._client = client
@@ -169,7 +169,8 @@ class CloudSim:
         topic = f"{self.prefix}/{hall_id}/commands"
         if raw is None:
             self.pending[command_id] = (topic, payload)
-        await asyncio.wait_for(self._connected.wait(), 30)
+        async with asyncio.timeout(30):  # not wait_for: see sync/mqtt_client.py
+            await self._connected.wait()
         assert self._client is not None
         await self._client.publish(topic, payload, qos=1)
         return command_id

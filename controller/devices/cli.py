@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -115,10 +116,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     if shown.get(e.id) != text:
                         shown[e.id] = text
                         print(f"{e.id}: {text}", flush=True)
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):  # not wait_for: see sync/mqtt_client.py
+                    await stop.wait()
         await sim.stop()
 
     asyncio.run(main())

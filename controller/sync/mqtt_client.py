@@ -7,9 +7,12 @@ re-sends from the cursor after any reconnect.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import math
 import ssl
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -21,6 +24,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from controller.config.model import CloudConfig
 from controller.sync.protocol import Topics, status_payload
+
+
+T = TypeVar("T")
 
 
 class MqttConfigError(Exception):
@@ -65,6 +71,19 @@ class Client(aiomqtt.Client):
             return info
 
         self._client.publish = publish  # type: ignore[method-assign]
+
+    async def _wait_for(self, fut: Awaitable[T], timeout: float | None) -> T:
+        """aiomqtt's, with `asyncio.timeout` instead of `asyncio.wait_for`: on Python
+        3.11, wait_for swallows a cancellation that arrives as the awaited thing completes
+        (gh-86296), so a session cancelled at shutdown just as a PUBACK came in went on
+        publishing, and the daemon's stop waited for it for ever."""
+        if timeout is None:
+            timeout = self.timeout
+        try:
+            async with asyncio.timeout(None if timeout == math.inf else timeout):
+                return await fut
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
                     reason_code: ReasonCode, properties: Properties) -> None:

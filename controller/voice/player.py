@@ -95,7 +95,8 @@ class VoicePlayer:
             *player, str(path), stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
         try:
-            _, err = await asyncio.wait_for(proc.communicate(), 60)
+            async with asyncio.timeout(60):  # not wait_for: see sync/mqtt_client.py
+                _, err = await proc.communicate()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()

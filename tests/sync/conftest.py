@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -30,8 +31,20 @@ async def cloud(broker: Broker) -> AsyncIterator[CloudSim]:
     task = asyncio.create_task(sim.logic.run())
     await asyncio.wait_for(sim._connected.wait(), 10)
     yield sim
+    await stop_task(task, "the reference cloud's MQTT session")
+
+
+async def stop_task(task: asyncio.Task[None], what: str, timeout: float = 20.0) -> None:
+    """Cancel a helper's task and wait for it, but not for ever: a task that ignores its
+    cancellation fails the test with the place it is stuck, instead of hanging the suite
+    until pytest-timeout (which shows threads, not coroutines)."""
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        raise AssertionError(f"{what} did not stop within {timeout} s of being cancelled:\n"
+                             + stack.getvalue())
 
 
 def cloud_cfg(cfg: HallConfig, url: str, **cloud: object) -> HallConfig:

@@ -110,3 +110,36 @@ async def test_events_refused_by_the_broker_are_sent_again_once_it_accepts(
     finally:
         sim_task.cancel()
         await asyncio.gather(sim_task, return_exceptions=True)
+
+
+async def test_a_cancel_arriving_with_the_puback_is_not_lost() -> None:
+    """On Python 3.11, asyncio.wait_for returns the result when the task is cancelled just
+    as the awaited thing completes (gh-86296): aiomqtt's publish swallowed the shutdown's
+    cancel when a PUBACK came in at that moment, the session published on, and the daemon
+    never finished stopping (seen once in a full CI run). The client's wait keeps it."""
+    client = Client("127.0.0.1", 1)  # never connected: only its wait is used
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        acked: asyncio.Future[None] = loop.create_future()
+        waiting = asyncio.ensure_future(client._wait_for(acked, 10))
+        await asyncio.sleep(0)
+        acked.set_result(None)  # the PUBACK ...
+        waiting.cancel()  # ... and the shutdown, in the same turn of the loop
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    timed_out = asyncio.ensure_future(client._wait_for(loop.create_future(), 0.01))
+    with pytest.raises(aiomqtt.MqttError, match="timed out"):
+        await timed_out
+
+
+def test_no_asyncio_wait_for_in_the_daemon() -> None:
+    """The same trap anywhere else: the daemon uses asyncio.timeout instead."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    found = [f"{path.relative_to(root)}:{n}"
+             for folder in ("controller", "firmware_bridges")
+             for path in sorted((root / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\bwait_for\(", line) and "def _wait_for" not in line]
+    assert found == [], found

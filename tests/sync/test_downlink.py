@@ -27,9 +27,10 @@ import pytest
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
 from controller.core.identity import check_digit, id_checksum_ok
+from controller.sync.mqtt_client import Client
 from tests.broker import Broker
 from tests.conftest import Api, make_tokens, running_hall
-from tests.sync.conftest import cloud_cfg, wait_until
+from tests.sync.conftest import cloud_cfg, stop_task, wait_until
 
 HALL = "demo-330100"
 ACKS = f"hall/{HALL}/acks"
@@ -83,8 +84,8 @@ async def tap(broker: Broker) -> AsyncIterator[Tap]:
     ready = asyncio.Event()
 
     async def listen() -> None:
-        async with aiomqtt.Client("127.0.0.1", broker.port, identifier=f"tap-{uuid.uuid4()}",
-                                  protocol=aiomqtt.ProtocolVersion.V5) as client:
+        async with Client("127.0.0.1", broker.port, identifier=f"tap-{uuid.uuid4()}",
+                          protocol=aiomqtt.ProtocolVersion.V5) as client:
             await client.subscribe(ACKS, qos=1)
             await client.subscribe(COMMANDS, qos=1)
             ready.set()
@@ -102,8 +103,7 @@ async def tap(broker: Broker) -> AsyncIterator[Tap]:
     task = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
     yield seen
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop_task(task, "the test's MQTT tap")
 
 
 async def acked(cloud: CloudSim, command_id: str, timeout: float = 15.0) -> dict[str, Any]:
