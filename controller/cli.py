@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token_id")
     revoke.add_argument("--config", type=Path, default=None)
     revoke.add_argument("--data-dir", type=Path, default=None)
+    held = sub.add_parser("identities", help="ID numbers held sealed for real-name review "
+                                             "reports (docs/haochaping.md)")
+    held.add_argument("action", choices=["count", "erase"],
+                      help="count them, or erase them all now (they are never needed again: "
+                           "the reports waiting for them go anonymous)")
+    held.add_argument("--config", type=Path, default=None)
+    held.add_argument("--data-dir", type=Path, default=None)
     from controller.replay.cli import add_parsers as add_replay_parsers  # replay, export
 
     add_replay_parsers(sub)
@@ -101,6 +108,31 @@ def cmd_token(args: argparse.Namespace) -> int:
         print(f"hallctl: no active token {args.token_id}", file=sys.stderr)
         return 1
     print(f"revoked token {args.token_id}; a running daemon refuses it within seconds")
+    return 0
+
+
+def cmd_identities(args: argparse.Namespace) -> int:
+    """For an operator: before a box goes for repair or is retired, or on a request to
+    forget; safe while the daemon runs (WAL, and the daemon looks a number up each time)."""
+    from controller.store.eventlog import DB_NAME
+    from controller.store.schema import open_sync
+
+    db = _data_dir(args.data_dir, _load(args.config)) / DB_NAME
+    if not db.exists():
+        print(f"hallctl: no hall database at {db}", file=sys.stderr)
+        return 1
+    conn = open_sync(str(db))
+    try:
+        if args.action == "count":
+            (count,) = conn.execute("SELECT COUNT(*) FROM sealed_identities").fetchone()
+            print(f"{count} ID number(s) held sealed for real-name review reports")
+            return 0
+        conn.execute("PRAGMA secure_delete=ON")  # the freed pages are zeroed
+        erased = conn.execute("DELETE FROM sealed_identities").rowcount
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the log's copies go too
+    finally:
+        conn.close()
+    print(f"erased {erased} ID number(s); the reports still waiting for them go anonymous")
     return 0
 
 
@@ -191,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check_config(args)
         if args.command == "token":
             return cmd_token(args)
+        if args.command == "identities":
+            return cmd_identities(args)
         if args.command == "cloud-sim":
             return cmd_cloud_sim(args)
         if args.command in ("devices", "simulate"):

@@ -265,3 +265,37 @@ async def test_tokens_made_while_the_daemon_runs_work_at_once(
         status, body = await api.call("GET", "/api/events", supervisor)
         assert status == 200 and body["last_seq"] == 3
     assert d.terminate() == 0
+
+
+def test_identities_count_and_erase(tmp_path: Path) -> None:
+    """The operator's view of the ID numbers held for real-name reports, and the way to
+    erase them all at once (a box going for repair)."""
+    import asyncio
+
+    from controller.store.eventlog import DB_NAME, EventLog
+    from controller.store.sealed import SealedIdentities
+
+    number = "330102198001011234"
+
+    async def seal_two() -> None:
+        log = await EventLog.open(tmp_path)
+        await log.close()
+        store = await SealedIdentities.open(tmp_path)
+        await store.seal("t1", number)
+        await store.seal("t2", number)
+        await store.close()
+
+    asyncio.run(seal_two())
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    boxes = [bytes(r[0]) for r in conn.execute("SELECT box FROM sealed_identities")]
+    conn.close()
+    counted = hallctl("identities", "count", "--data-dir", tmp_path)
+    assert counted.returncode == 0 and counted.stdout.startswith("2 ID number(s)")
+    erased = hallctl("identities", "erase", "--data-dir", tmp_path)
+    assert erased.returncode == 0 and erased.stdout.startswith("erased 2"), erased
+    assert hallctl("identities", "count", "--data-dir", tmp_path).stdout.startswith("0 ")
+    files = b"".join(p.read_bytes() for p in tmp_path.glob(DB_NAME + "*"))
+    assert number.encode() not in files
+    assert len(boxes) == 2 and not any(box in files for box in boxes)  # zeroed, not freed
+    missing = hallctl("identities", "count", "--data-dir", tmp_path / "nowhere")
+    assert missing.returncode == 1 and "no hall database" in missing.stderr
