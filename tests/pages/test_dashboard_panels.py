@@ -8,10 +8,12 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from controller.config import HallConfig
 from tests.pages.conftest import Daemon, check_layout
 from tests.pages.test_morning import open_page, text_soon, wait_online
 
@@ -217,3 +219,30 @@ async def test_dashboard_panels_and_charts(browser: Any, daemon: Daemon) -> None
         await check_layout(big, "dashboard-1920", ["header", ".kpis", ".grid > section"])
         await check_charts(big, "dashboard-charts-1920")
         assert not dash.errors, dash.errors
+
+
+async def test_a_link_that_is_down_shows_why(browser: Any, tmp_path: Path,
+                                             demo_cfg: HallConfig) -> None:
+    """A supervisor sees on the dashboard why the cloud link is down (here: no broker where
+    the hall file points), not only that it is."""
+    import dataclasses
+
+    from tests.conftest import free_port, make_tokens
+
+    cfg = dataclasses.replace(demo_cfg, cloud=dataclasses.replace(
+        demo_cfg.cloud, mqtt_url=f"mqtt://127.0.0.1:{free_port()}"))
+    d = Daemon(cfg, tmp_path / "data")
+    d.tokens = make_tokens(d.data_dir)
+    await d.start()
+    try:
+        dash = await open_page(browser, d, "/dashboard", "dashboard")
+        await dash.wait_for_selector("#signin:not([hidden])")
+        await dash.fill("#token", d.tokens.supervisor)
+        await dash.click("#signin-form button")
+        await wait_online(dash)
+        row = dash.locator("#sync tr[data-link=mqtt]")
+        await row.locator(".link-error").wait_for(timeout=10_000)
+        assert "Connection refused" in (await row.locator(".link-error").text_content() or "")
+        assert await row.get_attribute("class") == "warn"
+    finally:
+        await d.stop()

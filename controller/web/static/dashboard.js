@@ -14,6 +14,7 @@ HC.addTexts({
   state: ["状态", "State"], current: ["当前号码", "Current"], served: ["已办", "Served"],
   min: ["{n}分钟", "{n} min"], connected: ["已连接", "connected"], disconnected: ["未连接", "disconnected"],
   not_configured: ["未配置", "not configured"], backlog: ["待发送 {n}", "backlog {n}"],
+  held: ["实名待报身份证号 {n} 个（加密保存）", "{n} ID numbers held sealed for reports"],
   no_devices: ["暂无设备接入", "No devices reported yet"], dev_online: ["在线", "online"],
   dev_offline: ["离线", "offline"], dev_degraded: ["不稳定", "degraded"],
   dev_sum: ["共{n}台设备，{bad}台异常", "{n} devices, {bad} with problems"],
@@ -133,9 +134,13 @@ function render() {
     HC.el("td", {}, HC.el("span", { class: "badge " + w.state, text: HC.stateText(w.state) }),
       w.pause_reason ? HC.el("div", { class: "reason", text: w.pause_reason }) : null),
     HC.el("td", { text: w.current ? w.current.number : "—" }), HC.el("td", { class: "num", text: w.served }))));
-  $("sync").replaceChildren(...(d.sync ? d.sync.links : []).map(l => HC.el("tr", {},
+  // A link's last error is shown while it is down (a broker refusing the hall's publishes,
+  // a wrong password...), and the ID numbers held for real-name reports, when any.
+  $("sync").replaceChildren(...(d.sync ? d.sync.links : []).map(l => HC.el("tr", { "data-link": l.link, class: l.last_error && !l.connected ? "warn" : "" },
     HC.el("td", { text: l.link }),
-    HC.el("td", { text: l.state === "not_configured" ? HC.t("not_configured") : HC.t(l.connected ? "connected" : "disconnected") }),
+    HC.el("td", {}, HC.el("div", { text: l.state === "not_configured" ? HC.t("not_configured") : HC.t(l.connected ? "connected" : "disconnected") }),
+      l.last_error && !l.connected ? HC.el("div", { class: "reason link-error", text: l.last_error }) : null,
+      l.identities_held ? HC.el("div", { class: "reason", text: HC.t("held", { n: l.identities_held }) }) : null),
     HC.el("td", { class: "num", text: HC.t("backlog", { n: l.backlog }) }))));
   const dev = $("devices");
   const list = d.devices && (d.devices.devices || d.devices);
