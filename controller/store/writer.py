@@ -181,11 +181,12 @@ class Writer:
                     group.append(self.queue.get_nowait())
                 decided = self._decide_group(group)
                 if inflight is not None:
-                    earlier_ok = await self._settle(inflight)
+                    failed = await self._settle(inflight)
                     inflight = None
-                    if not earlier_ok:
-                        self._release(decided, StoreError(
-                            "command not committed: an earlier commit failed"))
+                    if failed is not None:
+                        # The same kind of error (a full disk stays a 507 for everyone).
+                        self._release(decided, type(failed)(
+                            f"command not committed: an earlier commit failed: {failed}"))
                         decided = None
                         continue
                 commit, decided = self._start(decided), None
@@ -265,8 +266,9 @@ class Writer:
             task = asyncio.ensure_future(_nothing())
         return _Commit(d, task)
 
-    async def _settle(self, commit: _Commit) -> bool:
-        """Wait for the group's commit and answer its callers: True if it is on disk."""
+    async def _settle(self, commit: _Commit) -> StoreError | None:
+        """Wait for the group's commit and answer its callers; the error they got if it
+        is not on disk."""
         d = commit.decided
         try:
             await commit.task
@@ -281,7 +283,7 @@ class Writer:
                 await self._rebuild()
             finally:
                 self._release(d, error)
-            return False
+            return error
         try:
             if d.envelopes or d.answers:
                 self.state.last_seq = d.seq
@@ -305,7 +307,7 @@ class Writer:
                         log.exception("subscriber_failed")
         finally:
             self._release(d, StoreError("command not answered: the writer failed"))
-        return True
+        return None
 
     async def _rebuild(self) -> None:
         """The projection as the log has it: uncommitted decisions are gone with it."""

@@ -18,7 +18,14 @@ from controller.config import HallConfig
 from controller.core import commands as c
 from controller.core.engine import Outcome
 from controller.core.state import HallState
-from controller.store.eventlog import DB_NAME, Envelope, EventLog, IdempotencyRow, StoreError
+from controller.store.eventlog import (
+    DB_NAME,
+    Envelope,
+    EventLog,
+    IdempotencyRow,
+    StoreError,
+    StoreFull,
+)
 from controller.store.writer import (
     MAX_GROUP,
     IdempotencyKey,
@@ -238,6 +245,7 @@ class HeldLog(EventLog):
     gates: list[asyncio.Event]
     entered: list[asyncio.Event]
     fail_at: frozenset[int] = frozenset()
+    fail_with: type[StoreError] = StoreError
     calls: int = 0
 
     async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
@@ -246,7 +254,7 @@ class HeldLog(EventLog):
         self.entered[i].set()
         await self.gates[i].wait()
         if i in self.fail_at:
-            raise StoreError("event log write failed: disk I/O error (simulated)")
+            raise self.fail_with("event log write failed (simulated)")
         await super().append(events, answers)
 
 
@@ -320,6 +328,21 @@ async def test_a_failed_commit_fails_the_group_decided_on_top_of_it(
     assert (await issue(w, "next"))[1]["number"] == "A002"
     assert stored_seqs(tmp_path / "data") == [1, 2]
     assert stored_issued_numbers(tmp_path / "data") == ["A001", "A002"]
+
+
+async def test_a_full_disk_is_a_full_disk_for_the_group_on_top_too(
+        make_writer: Callable[..., Awaitable[Running]]) -> None:
+    """Its callers get StoreFull (507, "the disk is full") as the first group's do, not a
+    vaguer 503."""
+    r, log = await held_writer(make_writer, fail_at=frozenset({0}))
+    log.fail_with = StoreFull
+    first = asyncio.ensure_future(issue(r.writer, "t1"))
+    await asyncio.wait_for(log.entered[0].wait(), 5)
+    on_top = asyncio.ensure_future(issue(r.writer, "t2"))
+    await settle()
+    log.gates[0].set()
+    replies = await asyncio.wait_for(asyncio.gather(first, on_top, return_exceptions=True), 5)
+    assert [type(x) for x in replies] == [StoreFull, StoreFull]
 
 
 async def test_an_answer_with_nothing_to_write_waits_for_the_earlier_commit(
