@@ -56,6 +56,7 @@ class Failure:
     error_rate: float = 0.0  # answer 500
     timeout_rate: float = 0.0  # hold the request past the client's timeout
     status: int | None = None  # answer this status to every report (e.g. 400)
+    refuse_in_body: bool = False  # answer 200 with {"result": "fail"} (Zhejiang-style)
 
 
 class CloudSim:
@@ -190,6 +191,8 @@ class CloudSim:
         if self.failure.status is not None:
             return web.json_response({"result": "fail", "resultmsg": "told to refuse"},
                                      status=self.failure.status)
+        if self.failure.refuse_in_body:
+            return web.json_response({"result": "fail", "resultmsg": "told to refuse (200)"})
         roll = random.random()
         if roll < self.failure.timeout_rate:
             await asyncio.sleep(self.timeout_hold_s)
@@ -251,10 +254,12 @@ class CloudSim:
     async def _set_failure(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.failure = Failure(float(body.get("error_rate", 0.0)),
-                               float(body.get("timeout_rate", 0.0)), body.get("status"))
+                               float(body.get("timeout_rate", 0.0)), body.get("status"),
+                               bool(body.get("refuse_in_body", False)))
         return web.json_response({"error_rate": self.failure.error_rate,
                                   "timeout_rate": self.failure.timeout_rate,
-                                  "status": self.failure.status})
+                                  "status": self.failure.status,
+                                  "refuse_in_body": self.failure.refuse_in_body})
 
     async def _push(self, request: web.Request) -> web.Response:
         """POST /push/{kind}?hall=ID[&id=COMMAND_ID] with the command body as JSON, kind as

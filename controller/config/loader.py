@@ -295,6 +295,13 @@ def _load_catalog(cases: Any, categories: set[str]) -> Any:
     return with_catalog(cases, categories)
 
 
+def _strings(r: _Reader, name: str) -> tuple[str, ...]:
+    values = r.list_(name, [])
+    if not all(isinstance(v, str) and v for v in values):
+        raise r.fail(name, "must be a list of non-empty strings")
+    return tuple(values)
+
+
 def _parse_review(r: _Reader) -> ReviewSystem:
     default = ReviewSystem()
     codes = r.table_("channel_codes", None)
@@ -320,6 +327,7 @@ def _parse_review(r: _Reader) -> ReviewSystem:
         data_source=r.str("data_source", default.data_source),
         channel_codes=channel_codes,
         real_name=r.bool("real_name", default.real_name),
+        success_results=_strings(r, "success_results"),
         identity_retention_h=float(r.number("identity_retention_h",
                                             default.identity_retention_h)),
     )

@@ -122,6 +122,9 @@ class ReviewSystem:
     # sealed until acknowledged (store/sealed.py); erased unreported after this long.
     real_name: bool = True
     identity_retention_h: float = 48.0
+    # The values of `result` in a 2xx answer that mean "stored" (Zhejiang-style answers
+    # carry `result` and `resultmsg`); empty: any 2xx is a delivery, the body unread.
+    success_results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

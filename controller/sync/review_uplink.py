@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import structlog
@@ -39,7 +41,8 @@ log = structlog.get_logger("review_uplink")
 LINK = "haochaping"
 TIMEOUT_S = 10.0
 RETRYABLE_4XX = frozenset({408, 425, 429})
-SWEEP_S = 600.0  # how often ID numbers past their retention time are erased
+SWEEP_S = 600.0
+MAX_ANSWER = 64 * 1024  # of the review system's answer, read to find its `result`  # how often ID numbers past their retention time are erased
 _TRIGGERS = (ev.EVALUATION_RECORDED, ev.EVALUATION_REPORT_RETRY)
 
 
@@ -138,10 +141,19 @@ class ReviewUplink:
             try:
                 async with session.post(self.url, data=body, headers=headers) as resp:
                     status = resp.status
-                    text = (await resp.text(errors="replace"))[:200]
+                    answer = (await resp.content.read(MAX_ANSWER)).decode(
+                        resp.charset or "utf-8", errors="replace")
+                    text = answer[:200]
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             else:
+                refused = self._refused_in_body(answer) if 200 <= status < 300 else None
+                if refused is not None:  # a 2xx whose `result` says it was not stored
+                    await self._record(e, False, status, scrub(refused)[:200])
+                    self.parked += 1
+                    log.warning("report_parked", evaluation=e.id, status=status,
+                                reason="result")
+                    return
                 if 200 <= status < 300:
                     await self._record(e, True, status, "")
                     self.delivered += 1
@@ -156,6 +168,26 @@ class ReviewUplink:
                     return
                 self._failed(f"HTTP {status}")
             await asyncio.sleep(self.backoff.next_delay())
+
+    def _refused_in_body(self, answer: str) -> str | None:
+        """With `[review].success_results` set, why a 2xx answer is not a delivery (its
+        `result`, JSON or form, is not one of them), else None."""
+        accepted = self.cfg.review.success_results
+        if not accepted:
+            return None
+        fields: dict[str, Any] = {}
+        try:
+            parsed = json.loads(answer)
+            if isinstance(parsed, dict):
+                fields = parsed
+        except ValueError:
+            fields = dict(parse_qsl(answer.strip()))
+        result = fields.get("result")
+        if result is not None and str(result) in accepted:
+            return None
+        message = fields.get("resultmsg")
+        return (f"result {result!r}" + (f": {message}" if message else "")
+                if result is not None else f"no result in the answer: {answer[:150]}")
 
     def _failed(self, error: str) -> None:
         if self.backoff.failures == 0:

@@ -131,3 +131,41 @@ async def test_a_refused_record_is_parked_and_does_not_block(
     assert sim.evaluations[str(refused["id"])]["evalDetail"] == "E01"
     assert sim.evaluations[str(refused["id"])]["satisfaction"] == "2"
     assert {str(o["id"]) for o in others} <= set(sim.evaluations)
+
+
+async def test_a_2xx_whose_result_says_refused_is_parked_when_results_are_checked(
+        tmp_path: Path, demo_cfg: HallConfig, review_cloud: tuple[CloudSim, str]) -> None:
+    """Zhejiang-style answers carry `result`/`resultmsg` in a 200. With
+    `[review].success_results` set, a 200 saying "fail" parks the record (visible, and a
+    supervisor can retry it) instead of counting it delivered; the body of a real success
+    still delivers. Unset (the default), any 2xx is a delivery."""
+    sim, base = review_cloud
+    secret_file = tmp_path / "review.secret"
+    secret_file.write_bytes(SECRET + b"\n")
+    cfg = dataclasses.replace(
+        demo_cfg, review=dataclasses.replace(demo_cfg.review, success_results=("success",)),
+        cloud=dataclasses.replace(demo_cfg.cloud, evaluation_url=base + "/evaluations",
+                                  secret_file=secret_file, evaluation_timeout_s=2.0))
+    data_dir = tmp_path / "data"
+    async with running_hall(cfg, data_dir, make_tokens(data_dir)) as api:
+        sim.failure.refuse_in_body = True
+        [refused] = await serve_and_rate(api, 1)
+        for _ in range(200):
+            status, body = await api.call("GET", "/api/sync/dead-letters", api.tokens.supervisor)
+            if body["dead_letters"]:
+                break
+            await asyncio.sleep(0.05)
+        [parked] = body["dead_letters"]
+        assert parked["id"] == refused["id"] and parked["report_status"] == 200
+        assert "told to refuse" in parked["report_detail"], parked
+        sim.failure.refuse_in_body = False
+        status, _ = await api.call("POST", f"/api/sync/dead-letters/{refused['id']}/retry",
+                                   api.tokens.supervisor)
+        assert status == 200
+        [delivered] = await serve_and_rate(api, 1, first=1)
+        for _ in range(200):
+            link = await sync_link(api, "haochaping")
+            if link["backlog"] == 0 and link["parked"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert link["backlog"] == 0 and link["parked"] == 0 and link["delivered"] == 2

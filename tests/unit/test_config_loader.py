@@ -341,3 +341,25 @@ def test_an_error_in_a_real_file_names_it(tmp_path: Path) -> None:
         load_config(path)
     assert (info.value.file, info.value.key) == (path, "windows[3].categories.X")
     assert str(info.value).startswith(f"{path}: windows[3].categories.X: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(["success", 1], "non-empty strings"), ("success", "must be a list"),
+     ([""], "non-empty strings")],
+)
+def test_review_success_results_are_strings(value: Any, message: str) -> None:
+    err = error_of(lambda r: r.setdefault("review", {}).update(success_results=value))
+    assert err.key == "review.success_results"
+    assert message in err.message
+
+
+def test_review_real_name_settings() -> None:
+    raw = minimal()
+    raw["review"] = {"real_name": False, "identity_retention_h": 12,
+                     "success_results": ["success", "0"]}
+    cfg = parse_config(raw, Path("x.toml"))
+    assert cfg.review.real_name is False and cfg.review.identity_retention_h == 12.0
+    assert cfg.review.success_results == ("success", "0")
+    assert error_of(lambda r: r.setdefault("review", {}).update(
+        identity_retention_h=0)).key == "review.identity_retention_h"
