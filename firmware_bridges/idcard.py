@@ -12,7 +12,8 @@ u16 BE, 256 bytes of UCS-2LE text, then the photo. `read_identity` keeps only wh
 hall may keep: a keyed hash of the ID number (computed by the caller's function, so this
 package needs no key), the masked number and the birth date. The name, address and photo
 are never returned; the clear number lives only inside that function, unless the caller
-asks for it to seal it at once for a real-name review report (`keep_number`).
+asks for it (and the name) to seal them at once for a real-name review report
+(`for_report`).
 """
 
 from __future__ import annotations
@@ -94,13 +95,15 @@ class Decoder(ResyncDecoder[Packet]):
 
 @dataclass(frozen=True, slots=True)
 class CardIdentity:
-    """All the hall keeps of a swiped card. `number` is there only when asked for (for a
-    real-name review report), and only until the hall has sealed it; never in a repr."""
+    """All the hall keeps of a swiped card. `number` and `name` are there only when asked
+    for (for a real-name review report), and only until the hall has sealed them; never
+    in a repr."""
 
     identity_hash: str
     masked: str
     birth_date: dt.date
     number: str | None = field(default=None, repr=False, compare=False)
+    name: str | None = field(default=None, repr=False, compare=False)
 
     def age_on(self, day: dt.date) -> int:
         years = day.year - self.birth_date.year
@@ -119,11 +122,11 @@ def _field(text: bytes, name: str) -> str:
 
 
 def read_identity(base_info: bytes, hasher: Callable[[str], str],
-                  keep_number: bool = False) -> CardIdentity:
+                  for_report: bool = False) -> CardIdentity:
     """The data of a base-information answer to what may be kept. `hasher` is the keyed
-    hash of controller.core.identity, bound to the hall's key. With `keep_number`, the ID
-    number too, for the caller to seal at once (controller/store/sealed.py). The name,
-    address and photo are never looked at."""
+    hash of controller.core.identity, bound to the hall's key. With `for_report`, the ID
+    number and the name too, for the caller to seal at once (controller/store/sealed.py).
+    The address and photo are never looked at."""
     if len(base_info) < 4 + TEXT_LEN:
         raise CardError("base information too short")
     text_len, _photo_len = struct.unpack_from(">HH", base_info, 0)
@@ -133,6 +136,7 @@ def read_identity(base_info: bytes, hasher: Callable[[str], str],
     try:
         number = _field(text, "id_number")
         birth = _field(text, "birth")
+        name = _field(text, "name") if for_report else None
     except UnicodeDecodeError:
         raise CardError("text block is not UCS-2") from None
     if len(number) != 18 or len(birth) != 8 or not birth.isdigit():
@@ -146,7 +150,8 @@ def read_identity(base_info: bytes, hasher: Callable[[str], str],
     except ValueError as exc:  # IdentityError: a bad check digit
         raise CardError(str(exc)) from None
     masked = number[:4] + "*" * 10 + number[-4:]
-    return CardIdentity(identity_hash, masked, born, number if keep_number else None)
+    return CardIdentity(identity_hash, masked, born, number if for_report else None,
+                        name or None)
 
 
 def base_info_block(name: str, sex: str, ethnicity: str, birth: str, address: str,

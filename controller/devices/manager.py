@@ -387,7 +387,7 @@ class DeviceManager:
             return
         if self.sealed is not None and card.number is not None:
             try:
-                await self.sealed.seal(ticket_id, card.number)
+                await self.sealed.seal(ticket_id, card.number, card.name)
             except Exception:  # the ticket stands: at worst its report goes anonymous
                 log.exception("identity_not_sealed", device=device.id)
         number = self.writer.state.tickets[ticket_id].number

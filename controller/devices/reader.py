@@ -1,10 +1,11 @@
 """The kiosk's ID-card reader: find, select, read; then only hash, mask and birth date.
 
-The base-information block holds the name, address and photo: they are parsed by nobody
-and dropped with the buffer. `firmware_bridges.idcard.read_identity` is given the hall's
+The base-information block holds the name, address and photo: the address and photo are
+parsed by nobody and dropped with the buffer. `firmware_bridges.idcard.read_identity` is given the hall's
 keyed hash, so the clear ID number exists only inside that call, except with real-name
-review reports on: then it is handed on to be sealed at once (store/sealed.py). It is
-never logged, put in a command, an event, a frame we send, or the device status.
+review reports on: then it and the name are handed on to be sealed at once
+(store/sealed.py). Neither is ever logged, put in a command, an event, a frame we send,
+or the device status.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ CardHandler = Callable[[Device, idcard.CardIdentity], Awaitable[None]]
 
 class CardReader:
     def __init__(self, device: Device, opener: Opener, hasher: Callable[[str], str],
-                 on_card: CardHandler, keep_number: bool = False) -> None:
+                 on_card: CardHandler, for_report: bool = False) -> None:
         self.device = device
         self.opener = opener
         self.hasher = hasher
         self.on_card = on_card
-        self.keep_number = keep_number  # for a real-name review report: sealed at once
+        self.for_report = for_report  # number and name, for a real-name report: sealed at once
         self.logic = ReconnectLogic(f"devices:{device.id}", self._session,
                                     Backoff(base=0.2, cap=2.0), stable_after=5.0)
         self._present: str | None = None  # hash of the card lying on the reader
@@ -70,7 +71,7 @@ class CardReader:
         if base is None or base.sw3 != idcard.SW_OK:
             return
         try:
-            card = idcard.read_identity(base.data, self.hasher, self.keep_number)
+            card = idcard.read_identity(base.data, self.hasher, self.for_report)
         except idcard.CardError as exc:
             self.device.health.garbage(f"card unreadable: {exc}")
             return

@@ -1,6 +1,7 @@
-"""ID numbers held for the provincial review system, sealed, and only until reported.
+"""ID numbers (and names) held for the provincial review system, sealed, until reported.
 
-The review record's `certkeyGOV` is the citizen's full ID number (DOMAIN.md). Everything
+The review record's `certkeyGOV` is the citizen's full ID number, `userName` the name
+(DOMAIN.md); the name is known only from a swiped ID card. Everything
 else in the hall keeps a keyed hash, which cannot give the number back. So when a ticket
 is taken with an ID number and real-name reporting is on, the number is sealed here:
 AES-256-GCM under `seal.key`, with the ticket id as associated data (a box moved to another
@@ -15,9 +16,11 @@ every Python distribution ships wheels of; docs/dependencies.md.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +28,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.store.eventlog import DB_NAME, ThreadConnection
 from controller.store.keys import SEAL_KEY_NAME, load_or_create_key
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What a box holds, opened: for a report, never for a log (its repr says nothing)."""
+
+    number: str
+    name: str | None = None
+
+    def __repr__(self) -> str:
+        return "Sealed(...)"
 
 
 class SealedIdentities:
@@ -42,24 +56,27 @@ class SealedIdentities:
     async def close(self) -> None:
         await self._conn.close()
 
-    async def seal(self, ticket_id: str, id_number: str, at: float | None = None) -> None:
+    async def seal(self, ticket_id: str, id_number: str, name: str | None = None,
+                   at: float | None = None) -> None:
         nonce = os.urandom(12)
-        box = self._aead.encrypt(nonce, id_number.encode("ascii"), ticket_id.encode())
+        plain = json.dumps({"number": id_number, "name": name}, ensure_ascii=False)
+        box = self._aead.encrypt(nonce, plain.encode("utf-8"), ticket_id.encode())
         await self._conn.transaction([(
             "INSERT OR REPLACE INTO sealed_identities(ticket_id, nonce, box, created) "
             "VALUES (?, ?, ?, ?)", [(ticket_id, nonce, box, time.time() if at is None else at)])])
 
-    async def unseal(self, ticket_id: str) -> str | None:
-        """The ID number taken with this ticket, or None (none taken, erased, or a box that
-        does not open under this hall's key: then the report simply goes anonymous)."""
+    async def unseal(self, ticket_id: str) -> Sealed | None:
+        """The ID number (and name) taken with this ticket, or None (none taken, erased, or
+        a box that does not open under this hall's key: the report simply goes anonymous)."""
         rows = await self._conn.query(
             "SELECT nonce, box FROM sealed_identities WHERE ticket_id = ?", (ticket_id,))
         if not rows:
             return None
         nonce, box = rows[0]
         try:
-            return self._aead.decrypt(nonce, box, ticket_id.encode()).decode("ascii")
-        except (InvalidTag, UnicodeDecodeError):
+            held = json.loads(self._aead.decrypt(nonce, box, ticket_id.encode()))
+            return Sealed(str(held["number"]), held.get("name") or None)
+        except (InvalidTag, ValueError, KeyError, TypeError):
             return None
 
     async def erase(self, ticket_id: str) -> None:

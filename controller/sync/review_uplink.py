@@ -30,7 +30,7 @@ from controller.core.engine import Outcome
 from controller.core.evaluations import scrub
 from controller.core.state import Evaluation, HallState, ReportState
 from controller.store.eventlog import Envelope, EventLog
-from controller.store.sealed import SealedIdentities
+from controller.store.sealed import Sealed, SealedIdentities
 from controller.store.writer import Reply, Writer
 from controller.sync.cursor import CursorStore
 from controller.sync.reconnect import Backoff, LinkState
@@ -119,8 +119,8 @@ class ReviewUplink:
                 log.info("identities_erased", count=erased, reason="retention")
             await asyncio.sleep(SWEEP_S)
 
-    async def _identity(self, e: Evaluation) -> tuple[str | None, str | None]:
-        """(ticket id, its sealed ID number) for a real-name report, else (id, None)."""
+    async def _identity(self, e: Evaluation) -> tuple[str | None, Sealed | None]:
+        """(ticket id, its sealed ID number and name) for a real-name report, else (id, None)."""
         ticket_id = e.data.get("ticket_id")
         if not isinstance(ticket_id, str) or self.sealed is None or not self.cfg.review.real_name:
             return (ticket_id if isinstance(ticket_id, str) else None), None
@@ -128,9 +128,10 @@ class ReviewUplink:
 
     async def _deliver(self, session: aiohttp.ClientSession, e: Evaluation) -> None:
         fields = report_fields(self.cfg, self.writer.state, e)
-        ticket_id, id_number = await self._identity(e)
-        if id_number is not None:
-            fields["certkeyGOV"] = id_number
+        ticket_id, identity = await self._identity(e)
+        if identity is not None:
+            fields["certkeyGOV"] = identity.number
+            fields["userName"] = identity.name or ""
         body = encode_form(fields)
         headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
                    "Idempotency-Key": e.id}
@@ -157,7 +158,7 @@ class ReviewUplink:
                 if 200 <= status < 300:
                     await self._record(e, True, status, "")
                     self.delivered += 1
-                    if id_number is not None and ticket_id is not None and self.sealed:
+                    if identity is not None and ticket_id is not None and self.sealed:
                         await self.sealed.erase(ticket_id)  # reported: not kept a moment more
                     return
                 if 400 <= status < 500 and status not in RETRYABLE_4XX:

@@ -274,9 +274,66 @@ async def test_a_swiped_card_is_sealed_for_a_real_name_report(
         store = await SealedIdentities.open(h.data_dir)
         try:
             assert await store.count() == 1  # sealed before the ticket was printed
-            assert await store.unseal(issued["data"]["ticket_id"]) == ELDER_ID
+            held = await store.unseal(issued["data"]["ticket_id"])
+            assert held is not None and (held.number, held.name) == (ELDER_ID, "王老伯")
         finally:
             await store.close()
         blobs = b"".join(p.read_bytes() for p in h.data_dir.iterdir() if p.is_file())
-        assert ELDER_ID.encode() not in blobs
-        assert ELDER_ID not in str(await h.devices())
+        for needle in (ELDER_ID, "王老伯"):
+            assert needle.encode() not in blobs and needle.encode("utf-16-le") not in blobs
+            assert needle not in str(await h.devices())
+
+
+async def test_a_swiped_card_is_reported_by_name_then_forgotten(
+        tmp_path: Path, demo_cfg: HallConfig) -> None:
+    """End to end, through the devices and the reference review endpoint over real HTTP:
+    the swipe's ticket is served and rated; the report carries the card's ID number and
+    name; once acknowledged, nothing of them is left."""
+    import asyncio
+    import dataclasses
+
+    from aiohttp import web
+
+    from controller.cloudsim.server import CloudSim
+    from controller.store.sealed import SealedIdentities
+    from tests.conftest import free_port
+    from tests.devices.conftest import device_list, running_device_hall
+    from tests.unit.test_protocol_schemas import check
+
+    sim = CloudSim(None, None)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    cfg = dataclasses.replace(demo_cfg, cloud=dataclasses.replace(
+        demo_cfg.cloud, evaluation_url=f"http://127.0.0.1:{port}/evaluations"))
+    items = [d for d in device_list() if d["id"] in ("printer", "reader")]
+    try:
+        async with running_device_hall(tmp_path, cfg, items) as h:
+            await h.all_online()
+            h.sim.readers["reader"].place(idcard.base_info_block(
+                "王老伯", "1", "01", "19491231", "北京市东城区某胡同1号", ELDER_ID))
+            await until(lambda: len(h.sim.devices["printer"].printed) >= 1, what="printed")
+            await h.api.window(1, "open")
+            status, body = await h.api.window(1, "call-next")
+            assert body["ticket"]["channel"] == "idcard", body
+            await h.api.window(1, "complete", {"case_no": "330100202611270099"})
+            status, rated = await h.api.call(
+                "POST", "/api/evaluations", h.api.tokens.supervisor,
+                {"case_no": "330100202611270099", "level": 5, "channel": "pad"})
+            assert status == 201, rated
+            await until(lambda: str(rated["id"]) in sim.evaluations, what="the report")
+            report = sim.evaluations[str(rated["id"])]
+            assert (report["certkeyGOV"], report["userName"]) == (ELDER_ID, "王老伯")
+            check(report, "review-report.json")
+            store = await SealedIdentities.open(h.data_dir)
+            try:
+                for _ in range(100):
+                    if await store.count() == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                assert await store.count() == 0
+            finally:
+                await store.close()
+    finally:
+        await runner.cleanup()

@@ -46,17 +46,18 @@ def test_read_identity_keeps_only_hash_mask_birth() -> None:
     assert card.age_on(dt.date(2009, 12, 30)) == 59
     assert ID not in repr(card) and "张三" not in repr(card)
     assert set(idcard.CardIdentity.__slots__) == {"identity_hash", "masked", "birth_date",
-                                                  "number"}
-    assert card.number is None  # kept only when asked for
+                                                  "number", "name"}
+    assert card.number is None and card.name is None  # kept only when asked for
 
 
-def test_the_number_is_handed_on_only_when_asked_and_never_shown() -> None:
-    """With real-name review reports on, the caller seals the number at once
-    (controller/store/sealed.py); it never appears in the card's repr."""
+def test_number_and_name_are_handed_on_only_when_asked_and_never_shown() -> None:
+    """With real-name review reports on, the caller seals them at once
+    (controller/store/sealed.py); they never appear in the card's repr."""
     block = idcard.base_info_block("张三", "1", "01", "19491231", "北京市东城区", ID)
-    card = idcard.read_identity(block, _hash, keep_number=True)
-    assert card.number == ID
-    assert ID not in repr(card) and ID not in str(card)
+    card = idcard.read_identity(block, _hash, for_report=True)
+    assert (card.number, card.name) == (ID, "张三")
+    for shown in (repr(card), str(card)):
+        assert ID not in shown and "张三" not in shown and "北京" not in shown
     assert card == idcard.read_identity(block, _hash)  # the same card either way
 
 

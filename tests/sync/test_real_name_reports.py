@@ -99,6 +99,7 @@ async def test_the_id_number_is_reported_then_erased(
     await wait_until(lambda: evaluation_id in sim.evaluations, 30, "the report")
     report = sim.evaluations[evaluation_id]
     assert report["certkeyGOV"] == ID_NUMBER and report["userProp"] == "1"
+    assert report["userName"] == ""  # a typed number comes without a name
     check(report, "review-report.json")  # docs/schemas says what a real-name report holds
     assert sim.bad_signatures == 0
     for _ in range(100):  # erased right after the acknowledgement
@@ -166,7 +167,8 @@ async def test_a_check_in_by_id_number_is_sealed_too(
     assert status == 201, answer
     store = await SealedIdentities.open(tmp_path / "data")
     try:
-        assert await store.unseal(answer["ticket"]["id"]) == ID_NUMBER
+        held = await store.unseal(answer["ticket"]["id"])
+        assert held is not None and (held.number, held.name) == (ID_NUMBER, None)
     finally:
         await store.close()
     assert ID_NUMBER.encode() not in on_disk(tmp_path / "data")

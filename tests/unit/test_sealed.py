@@ -22,12 +22,15 @@ async def opened(data_dir: Path) -> SealedIdentities:
 async def test_sealed_opens_for_its_ticket_only_and_never_lies_in_clear(tmp_path: Path) -> None:
     store = await opened(tmp_path)
     try:
-        await store.seal("t1", NUMBER, at=100.0)
-        assert await store.unseal("t1") == NUMBER
+        await store.seal("t1", NUMBER, "王小明", at=100.0)
+        opened_box = await store.unseal("t1")
+        assert opened_box is not None
+        assert (opened_box.number, opened_box.name) == (NUMBER, "王小明")
+        assert NUMBER not in repr(opened_box) and "王小明" not in repr(opened_box)
         assert await store.unseal("t2") is None
         assert (tmp_path / SEAL_KEY_NAME).stat().st_mode & 0o777 == 0o600
         raw = b"".join(p.read_bytes() for p in tmp_path.glob(DB_NAME + "*"))
-        assert NUMBER.encode() not in raw
+        assert NUMBER.encode() not in raw and "王小明".encode() not in raw
         # A box moved to another ticket's row does not open there.
         conn = sqlite3.connect(tmp_path / DB_NAME)
         conn.execute("INSERT INTO sealed_identities SELECT 't2', nonce, box, created "
@@ -59,6 +62,8 @@ async def test_erase_and_erase_before(tmp_path: Path) -> None:
         await store.erase("t1")
         assert await store.unseal("t1") is None and await store.count() == 2
         assert await store.erase_before(250.0) == 1
-        assert await store.unseal("t0") is None and await store.unseal("t2") == NUMBER
+        assert await store.unseal("t0") is None
+        kept = await store.unseal("t2")
+        assert kept is not None and (kept.number, kept.name) == (NUMBER, None)
     finally:
         await store.close()
