@@ -1,4 +1,6 @@
-"""aiomqtt behind our own small interface: connect options in one place, nothing else.
+"""aiomqtt behind our own small interface: connect options in one place, and the two
+things aiomqtt 2.5 gets wrong for us fixed in a subclass (a PUBACK's failure reason code,
+a wait that can lose a cancel).
 
 aiomqtt 2.5 is pinned and mid-rewrite; only this module imports it, so a change of client
 library touches one file. Its in-flight queue is never trusted for durability: the uplink
@@ -24,7 +26,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from controller.config.model import CloudConfig
 from controller.sync.protocol import Topics, status_payload
-
 
 T = TypeVar("T")
 
