@@ -2,8 +2,9 @@
 things aiomqtt 2.5 gets wrong for us fixed in a subclass (a PUBACK's failure reason code,
 a wait that can lose a cancel).
 
-aiomqtt 2.5 is pinned and mid-rewrite; only this module imports it, so a change of client
-library touches one file. Its in-flight queue is never trusted for durability: the uplink
+aiomqtt 2.5 is pinned and mid-rewrite; clients are made only here (the sync service and
+the reference cloud use its error and message types), so a change of client library
+touches few files. Its in-flight queue is never trusted for durability: the uplink
 re-sends from the cursor after any reconnect.
 """
 
