@@ -113,25 +113,18 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_identities(args: argparse.Namespace) -> int:
     """For an operator: before a box goes for repair or is retired, or on a request to
-    forget; safe while the daemon runs (WAL, and the daemon looks a number up each time)."""
+    forget."""
     from controller.store.eventlog import DB_NAME
-    from controller.store.schema import open_sync
+    from controller.store.sealed import erase_all, held
 
-    db = _data_dir(args.data_dir, _load(args.config)) / DB_NAME
-    if not db.exists():
-        print(f"hallctl: no hall database at {db}", file=sys.stderr)
+    data_dir = _data_dir(args.data_dir, _load(args.config))
+    if not (data_dir / DB_NAME).exists():
+        print(f"hallctl: no hall database at {data_dir / DB_NAME}", file=sys.stderr)
         return 1
-    conn = open_sync(str(db))
-    try:
-        if args.action == "count":
-            (count,) = conn.execute("SELECT COUNT(*) FROM sealed_identities").fetchone()
-            print(f"{count} ID number(s) held sealed for real-name review reports")
-            return 0
-        conn.execute("PRAGMA secure_delete=ON")  # the freed pages are zeroed
-        erased = conn.execute("DELETE FROM sealed_identities").rowcount
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the log's copies go too
-    finally:
-        conn.close()
+    if args.action == "count":
+        print(f"{held(data_dir)} ID number(s) held sealed for real-name review reports")
+        return 0
+    erased = erase_all(data_dir)
     print(f"erased {erased} ID number(s); the reports still waiting for them go anonymous")
     return 0
 

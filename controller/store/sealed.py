@@ -28,6 +28,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.store.eventlog import DB_NAME, ThreadConnection
 from controller.store.keys import SEAL_KEY_NAME, load_or_create_key
+from controller.store.schema import open_sync
+
+_COUNT = "SELECT COUNT(*) FROM sealed_identities"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +94,29 @@ class SealedIdentities:
         return await self._conn.run(run)
 
     async def count(self) -> int:
-        (row,) = await self._conn.query("SELECT COUNT(*) FROM sealed_identities")
+        (row,) = await self._conn.query(_COUNT)
         return int(row[0])
+
+
+# For `hallctl identities`, the daemon running or not (WAL; the daemon looks a number up
+# each time it reports). Like store/tokens.py: plain connections, no key needed.
+
+def held(data_dir: Path) -> int:
+    conn = open_sync(str(data_dir / DB_NAME))
+    try:
+        (count,) = conn.execute(_COUNT).fetchone()
+        return int(count)
+    finally:
+        conn.close()
+
+
+def erase_all(data_dir: Path) -> int:
+    """Erase every sealed number now: the freed pages zeroed, the log's copies too."""
+    conn = open_sync(str(data_dir / DB_NAME))
+    try:
+        conn.execute("PRAGMA secure_delete=ON")
+        erased = int(conn.execute("DELETE FROM sealed_identities").rowcount)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
+    finally:
+        conn.close()
