@@ -11,14 +11,24 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
-from controller.store.eventlog import Envelope, EventLog, WireBatch
+from controller.store.eventlog import Envelope, WireBatch
 from controller.sync.cursor import CursorStore
 
 Publish = Callable[[bytes], Awaitable[None]]
 READ_AHEAD = 10  # batches read ahead of the window: memory stays bounded by this
+# A drain writes its cursor at most this often (and always at the end of a session).
+CURSOR_EVERY_S = 0.1
 Encode = Callable[[WireBatch], bytes]
+
+
+class WireSource(Protocol):
+    """Where the drain reads batches: the event log (`EventLog.read_wire_batches`), or
+    batches held in memory when bench/sync_drain.py measures the drain without SQLite."""
+
+    async def read_wire_batches(self, after: int, limit: int,
+                                count: int) -> list[WireBatch]: ...
 
 
 class Uplink:
@@ -27,7 +37,7 @@ class Uplink:
     each new session starts from there: a broker that crashes after its PUBACK (and so
     loses messages it had accepted) costs re-sends, never events."""
 
-    def __init__(self, link: str, log: EventLog, cursors: CursorStore, encode: Encode,
+    def __init__(self, link: str, log: WireSource, cursors: CursorStore, encode: Encode,
                  batch_max: int = 200, max_inflight: int = 8, receipts: bool = False) -> None:
         self.link = link
         self.receipts = receipts
@@ -67,79 +77,79 @@ class Uplink:
     async def drain(self, publish: Publish) -> None:
         """Runs for one connected session; returns only by raising (link broken).
 
-        A reader task keeps a bounded queue of batches filled from SQLite while earlier
-        batches are on the wire, so neither waits for the other; the drain itself waits
-        for whichever comes first, the next batch or the oldest acknowledgement."""
+        A reader task keeps up to READ_AHEAD batches read from SQLite ahead of the window
+        while earlier batches are on the wire, so neither waits for the other. Everything
+        that can let the drain move on (a batch read, a publish answered, the reader
+        failing) sets one event: the loop costs one wake-up per step, not a wait set."""
         await self.load()
-        batches: asyncio.Queue[WireBatch] = asyncio.Queue(READ_AHEAD)
+        progress = asyncio.Event()
+        ready: deque[WireBatch] = deque()
+        room = asyncio.Event()
+        room.set()
+
+        def moved(_: object) -> None:
+            progress.set()
+
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
-        reader = asyncio.ensure_future(self._read_into(batches, self.restart_point))
+        reader = asyncio.ensure_future(
+            self._read_into(ready, room, progress, self.restart_point))
+        reader.add_done_callback(moved)
         saver = asyncio.ensure_future(self._save_cursor())
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
-        getter: asyncio.Task[WireBatch] | None = None
         try:
             while True:
+                progress.clear()
                 if reader.done():
                     reader.result()  # a failed read ends the session
-                # Fill the window from batches already read: no waiting, no extra tasks.
-                while len(inflight) < self.max_inflight and (
-                        getter is not None or not batches.empty()):
-                    if getter is not None:
-                        if not getter.done():
-                            break
-                        batch, getter = getter.result(), None
-                    else:
-                        batch = batches.get_nowait()
-                    inflight.append((batch.last_seq,
-                                     asyncio.ensure_future(publish(self.encode(batch)))))
-                    self.highest_sent = max(self.highest_sent, batch.last_seq)
-                    self.sent_batches += 1
-                if len(inflight) >= self.max_inflight:
-                    await asyncio.wait((inflight[0][1], reader),
-                                       return_when=asyncio.FIRST_COMPLETED)
-                else:  # the window has room and nothing is read yet: whichever comes first
-                    if getter is None:
-                        getter = asyncio.ensure_future(batches.get())
-                    waiting: set[asyncio.Future[Any]] = {reader, getter}
-                    if inflight:
-                        waiting.add(inflight[0][1])
-                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                acked = self.acked
                 while inflight and inflight[0][1].done():
                     last_seq, task = inflight.popleft()
                     task.result()  # a failed publish raises: the session ends
-                    acked = max(acked, last_seq)
-                if acked > self.acked:
-                    self.acked = acked
-                    self._dirty.set()
+                    if last_seq > self.acked:  # kept even if a later one failed
+                        self.acked = last_seq
+                        self._dirty.set()
+                while len(inflight) < self.max_inflight and ready:
+                    batch = ready.popleft()
+                    task = asyncio.ensure_future(publish(self.encode(batch)))
+                    task.add_done_callback(moved)
+                    inflight.append((batch.last_seq, task))
+                    self.highest_sent = max(self.highest_sent, batch.last_seq)
+                    self.sent_batches += 1
+                if len(ready) < READ_AHEAD:
+                    room.set()
+                await progress.wait()
         finally:
             pending: list[asyncio.Future[Any]] = [reader, saver, *(t for _, t in inflight)]
-            if getter is not None:
-                pending.append(getter)
             for future in pending:
                 future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await self.cursors.advance(self.link, self.acked)
 
-    async def _read_into(self, batches: asyncio.Queue[WireBatch], after: int) -> None:
-        """Fills `batches` in seq order from `after`; the queue's bound bounds memory
-        (at most twice READ_AHEAD batches). SQLite builds each batch whole, so a batch
-        costs Python one row, not one per event."""
+    async def _read_into(self, ready: deque[WireBatch], room: asyncio.Event,
+                         progress: asyncio.Event, after: int) -> None:
+        """Appends to `ready` in seq order from `after` while it holds fewer than
+        READ_AHEAD batches, so memory stays bounded (under twice READ_AHEAD batches)
+        whatever the backlog. SQLite builds each batch whole, so a batch costs Python one
+        row, not one per event."""
         while True:
+            await room.wait()
             self._wake.clear()
             read = await self.log.read_wire_batches(after, self.batch_max, READ_AHEAD)
             if not read:
                 await self._wake.wait()
                 continue
-            for batch in read:
-                await batches.put(batch)
+            ready.extend(read)
             after = read[-1].last_seq
+            progress.set()
+            if len(ready) >= READ_AHEAD:
+                room.clear()
 
     async def _save_cursor(self) -> None:
-        """Writes the acknowledged cursor behind the drain, coalescing: one write in flight,
+        """Writes the acknowledged cursor behind the drain, at most every CURSOR_EVERY_S,
         always the latest value. A cursor lost to a crash only costs re-sends (receivers
-        drop them by id), so the drain never waits for this disk write."""
+        drop them by id), so the drain never waits for this disk write, and a fast drain
+        does not pay for one write per acknowledgement."""
         while True:
             await self._dirty.wait()
             self._dirty.clear()
             await self.cursors.advance(self.link, self.acked)
+            await asyncio.sleep(CURSOR_EVERY_S)

@@ -1,0 +1,210 @@
+"""The uplink drain on its own: a real event log and cursor store in SQLite files, and a
+publisher that answers the way a broker does (each publish returns when it is
+acknowledged), so the window, the order, the acknowledged prefix and the cursor writes
+can be driven exactly. The MQTT path itself is tested against a real Mosquitto in
+tests/sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controller.store.eventlog import Envelope, EventLog, WireBatch
+from controller.store.ids import new_id
+from controller.sync import uplink as uplink_module
+from controller.sync.cursor import CursorStore
+from controller.sync.protocol import PROTOCOL_VERSION, encode_wire
+from controller.sync.uplink import Uplink
+
+pytestmark = pytest.mark.timeout(60)
+HALL = "测试-hall"
+
+
+class CountingCursors(CursorStore):
+    """The real cursor store, counting its writes."""
+
+    writes = 0
+
+    async def advance(self, link: str, seq: int) -> None:
+        self.writes += 1
+        await super().advance(link, seq)
+
+
+class Broker:
+    """Answers publishes when told to: `ack(n)` releases the n-th publish (from 0)."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, object]] = []
+        self.answers: list[asyncio.Future[None]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.auto = False
+
+    async def publish(self, payload: bytes) -> None:
+        self.payloads.append(json.loads(payload))
+        answer = asyncio.get_running_loop().create_future()
+        self.answers.append(answer)
+        if self.auto:
+            answer.set_result(None)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await answer
+        finally:
+            self.in_flight -= 1
+
+    def ack(self, n: int) -> None:
+        self.answers[n].set_result(None)
+
+    def fail(self, n: int, error: Exception) -> None:
+        self.answers[n].set_exception(error)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[tuple[EventLog, CountingCursors]]:
+    log = await EventLog.open(tmp_path)
+    cursors = await CountingCursors.open(tmp_path)
+    assert isinstance(cursors, CountingCursors)
+    yield log, cursors
+    await cursors.close()
+    await log.close()
+
+
+async def fill(log: EventLog, count: int) -> list[Envelope]:
+    events = [Envelope(seq, new_id(), 1_800_000_000.0 + seq, "ticket.issued",
+                       {"number": f"A{seq:03d}", "category": "A"}) for seq in range(1, count + 1)]
+    await log.append(events, [])
+    return events
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.005)
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_every_event_goes_up_once_in_order_within_the_window(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    events = await fill(log, 1000)
+    broker = Broker()
+    broker.auto = True
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=30, max_inflight=4)
+    task = asyncio.create_task(up.drain(broker.publish))
+    await until(lambda: up.acked == 1000)
+    await stop(task)
+    sent = [e for p in broker.payloads for e in p["events"]]  # type: ignore[attr-defined]
+    assert [e["seq"] for e in sent] == list(range(1, 1001))
+    assert [e["id"] for e in sent] == [e.id for e in events]
+    assert all(len(p["events"]) <= 30 for p in broker.payloads)  # type: ignore[arg-type]
+    assert broker.most_in_flight <= 4
+    assert await cursors.get("t") == 1000
+
+
+async def test_the_cursor_moves_only_over_the_acknowledged_prefix(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    await fill(log, 40)
+    broker = Broker()
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=4)
+    task = asyncio.create_task(up.drain(broker.publish))
+    await until(lambda: len(broker.answers) == 4)
+    assert broker.most_in_flight == 4  # the window is full and nothing more is sent
+    broker.ack(2)
+    broker.ack(3)
+    await asyncio.sleep(0.05)
+    assert up.acked == 0 and len(broker.answers) == 4  # batches 3 and 4 wait for 1 and 2
+    broker.ack(0)
+    await until(lambda: up.acked == 10)
+    broker.ack(1)
+    await until(lambda: up.acked == 40)
+    await stop(task)
+    assert await cursors.get("t") == 40
+
+
+async def test_a_failed_publish_ends_the_session_and_the_next_resumes_from_the_cursor(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    await fill(log, 50)
+    broker = Broker()
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=3)
+    task = asyncio.create_task(up.drain(broker.publish))
+    await until(lambda: len(broker.answers) == 3)
+    broker.ack(0)
+    broker.fail(1, ConnectionError("broker gone"))
+    with pytest.raises(ConnectionError, match="broker gone"):
+        await task
+    assert await cursors.get("t") == 10  # durable as the session ends
+
+    again = Broker()
+    again.auto = True
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=3)
+    task = asyncio.create_task(up.drain(again.publish))
+    await until(lambda: up.acked == 50)
+    await stop(task)
+    assert again.payloads[0]["first_seq"] == 11
+
+
+async def test_a_fast_drain_writes_its_cursor_far_less_often_than_it_is_acknowledged(
+        store: tuple[EventLog, CountingCursors], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uplink_module, "CURSOR_EVERY_S", 0.05)
+    log, cursors = store
+    await fill(log, 2000)
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=5, max_inflight=1)
+
+    async def slow_publish(payload: bytes) -> None:
+        await asyncio.sleep(0.001)  # 400 acknowledgements, one every millisecond or two
+
+    task = asyncio.create_task(up.drain(slow_publish))
+    await until(lambda: up.acked == 2000)
+    await stop(task)
+    assert up.sent_batches == 400
+    assert cursors.writes < 40  # about one per CURSOR_EVERY_S, plus the last one
+    assert await cursors.get("t") == 2000
+
+
+async def test_new_events_wake_a_drain_that_has_caught_up(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    await fill(log, 5)
+    broker = Broker()
+    broker.auto = True
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b))
+    task = asyncio.create_task(up.drain(broker.publish))
+    await until(lambda: up.acked == 5)
+    more = [Envelope(6, new_id(), 1_800_000_006.0, "ticket.called", {"number": "A001"})]
+    await log.append(more, [])
+    up.notify(more)
+    await until(lambda: up.acked == 6)
+    await stop(task)
+    assert broker.payloads[-1]["first_seq"] == 6
+
+
+@given(hall=st.text(min_size=1, max_size=20), first=st.integers(1, 2**53),
+       count=st.integers(1, 1000))
+def test_encode_wire_is_the_compact_json_of_the_batch(hall: str, first: int,
+                                                      count: int) -> None:
+    """The bytes-built header equals json.dumps of the same object, for any hall id
+    (quotes, backslashes, control characters, CJK, lone surrogates excepted by JSON)."""
+    try:
+        hall.encode()
+    except UnicodeEncodeError:
+        return
+    events = b'{"seq":1},{"seq":2}'
+    wire = encode_wire(hall, WireBatch(first, first + count, events))
+    expected = json.dumps({"v": PROTOCOL_VERSION, "hall_id": hall, "first_seq": first,
+                           "last_seq": first + count, "events": [{"seq": 1}, {"seq": 2}]},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+    assert wire == expected
