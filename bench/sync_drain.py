@@ -4,34 +4,41 @@
 
 Both sides run in this process against one private broker on a free port:
 
-- uplink: the daemon's `Uplink.drain` reading the backlog from a real SQLite event log,
-  encoding batches, publishing QoS 1 with a bounded in-flight window, and advancing the
-  durable cursor (an fsync'd SQLite write) on every acknowledgement;
-- plain: the same batch payloads, pre-encoded in memory, published QoS 1 by aiomqtt with
-  the same in-flight window and nothing else.
+- uplink: the daemon's `Uplink.drain` and MQTT client (`controller.sync.mqtt_client`)
+  reading the backlog from a real SQLite event log, encoding batches, publishing QoS 1
+  with a bounded in-flight window, and advancing the durable cursor behind the
+  acknowledgements (written at most every `CURSOR_EVERY_S`, and at the session's end);
+- plain: the same batch payloads, pre-encoded in memory, published QoS 1 by a stock
+  aiomqtt client with the same in-flight window and nothing else;
+- from memory: the uplink again, fed the same batches from memory instead of SQLite, to
+  separate the drain's own cost from the cost of reading the log.
 
-Prints events/s for each and the ratio (goal: uplink >= 0.8 x plain), and the peak Python
-heap (tracemalloc) of the uplink for two backlog sizes, to show memory does not grow
-with the backlog.
+Prints events/s for each and the ratio (goal: uplink >= 0.8 x plain), the CPU seconds of
+the main thread and of the other threads (the log reader's), and the peak Python heap
+(tracemalloc) of the uplink for two backlog sizes, to show memory does not grow with the
+backlog.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.store.eventlog import Envelope, EventLog  # noqa: E402
+from controller.store.eventlog import Envelope, EventLog, WireBatch  # noqa: E402
 from controller.store.ids import new_id  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
+from controller.sync.mqtt_client import Client  # noqa: E402
 from controller.sync.protocol import encode_wire  # noqa: E402
 from controller.sync.uplink import Uplink  # noqa: E402
 from tests.broker import Broker  # noqa: E402
@@ -58,44 +65,73 @@ async def fill(log: EventLog, count: int) -> None:
         await log.append(chunk, [])
 
 
-def client(port: int, name: str, inflight: int) -> aiomqtt.Client:
-    return aiomqtt.Client("127.0.0.1", port, identifier=name,
-                          protocol=aiomqtt.ProtocolVersion.V5,
-                          max_inflight_messages=inflight + 4, timeout=30)
+def client(port: int, name: str, inflight: int,
+           kind: type[aiomqtt.Client] = aiomqtt.Client) -> aiomqtt.Client:
+    """The same connection for both sides; the uplink's `kind` is the daemon's client."""
+    return kind("127.0.0.1", port, identifier=name, protocol=aiomqtt.ProtocolVersion.V5,
+                max_inflight_messages=inflight + 4, timeout=30)
+
+
+@dataclass
+class Run:
+    """One timed drain: wall seconds, CPU seconds of the main (event loop) thread and of
+    every thread together, and the peak traced heap (traced runs only)."""
+
+    seconds: float
+    main_cpu: float = 0.0
+    all_cpu: float = 0.0
+    peak: int = 0
+
+
+class InMemory:
+    """The backlog's batches held in memory: the drain with no SQLite read at all, to
+    show what the drain's own machinery costs apart from reading the log."""
+
+    def __init__(self, batches: list[WireBatch]) -> None:
+        self.batches = batches
+        self.ends = [b.last_seq for b in batches]
+
+    async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
+        start = bisect.bisect_right(self.ends, after)
+        return self.batches[start:start + count]
 
 
 async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight: int,
-                     trace: bool = False) -> tuple[float, int]:
-    """Drains the log from its start; returns (seconds, peak traced heap or 0). Tracing
-    slows every allocation, so the timed run and the memory run are separate runs."""
+                     trace: bool = False, source: InMemory | None = None) -> Run:
+    """Drains the backlog from its start through the daemon's Uplink and MQTT client,
+    reading the SQLite log unless `source` is given. Tracing slows every allocation, so
+    the timed run and the memory run are separate runs."""
     log = await EventLog.open(data_dir)
     cursors = await CursorStore.open(data_dir)
     await cursors.reset("bench")
-    uplink = Uplink("bench", log, cursors, lambda b: encode_wire(HALL, b), batch, inflight)
+    uplink = Uplink("bench", source or log, cursors, lambda b: encode_wire(HALL, b), batch,
+                    inflight)
     if trace:
         tracemalloc.start()
     try:
-        async with client(port, "bench-uplink", inflight) as mqtt:
+        async with client(port, "bench-uplink", inflight, Client) as mqtt:
             async def publish(payload: bytes) -> None:
                 await mqtt.publish(TOPIC, payload, qos=1)
 
-            started = time.perf_counter()
+            started, main0, all0 = time.perf_counter(), time.thread_time(), time.process_time()
             task = asyncio.create_task(uplink.drain(publish))
             while uplink.acked < count:
-                await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - started
+                await asyncio.sleep(0.002)
+            run = Run(time.perf_counter() - started, time.thread_time() - main0,
+                      time.process_time() - all0)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        peak = tracemalloc.get_traced_memory()[1] if trace else 0
+        if trace:
+            run.peak = tracemalloc.get_traced_memory()[1]
     finally:
         if trace:
             tracemalloc.stop()
         await cursors.close()
         await log.close()
-    return elapsed, peak
+    return run
 
 
-async def run_plain(port: int, payloads: list[bytes], inflight: int) -> float:
+async def run_plain(port: int, payloads: list[bytes], inflight: int) -> Run:
     async with client(port, "bench-plain", inflight) as mqtt:
         window = asyncio.Semaphore(inflight)
 
@@ -103,9 +139,10 @@ async def run_plain(port: int, payloads: list[bytes], inflight: int) -> float:
             async with window:
                 await mqtt.publish(TOPIC, payload, qos=1)
 
-        started = time.perf_counter()
+        started, main0, all0 = time.perf_counter(), time.thread_time(), time.process_time()
         await asyncio.gather(*(one(p) for p in payloads))
-        return time.perf_counter() - started
+        return Run(time.perf_counter() - started, time.thread_time() - main0,
+                   time.process_time() - all0)
 
 
 async def main() -> None:
@@ -121,35 +158,41 @@ async def main() -> None:
         broker.start()
         try:
             rows = []
-            peaks = {}
             for count in (args.events // 10, args.events):
                 data_dir = root / f"data-{count}"
                 data_dir.mkdir()
                 log = await EventLog.open(data_dir)
                 await fill(log, count)
-                payloads: list[bytes] = []
-                after = 0
-                while chunks := await log.read_wire_batches(after, args.batch, 100):
-                    payloads += [encode_wire(HALL, chunk) for chunk in chunks]
-                    after = chunks[-1].last_seq
+                batches: list[WireBatch] = []
+                while chunks := await log.read_wire_batches(
+                        batches[-1].last_seq if batches else 0, args.batch, 100):
+                    batches += chunks
                 await log.close()
+                payloads = [encode_wire(HALL, b) for b in batches]
                 plain = await run_plain(broker.port, payloads, args.inflight)
-                uplink, _ = await run_uplink(broker.port, data_dir, count, args.batch,
-                                             args.inflight)
-                _, peaks[count] = await run_uplink(broker.port, data_dir, count, args.batch,
-                                                   args.inflight, trace=True)
-                rows.append((count, count / uplink, count / plain))
+                uplink = await run_uplink(broker.port, data_dir, count, args.batch,
+                                          args.inflight)
+                memory = await run_uplink(broker.port, data_dir, count, args.batch,
+                                          args.inflight, source=InMemory(batches))
+                traced = await run_uplink(broker.port, data_dir, count, args.batch,
+                                          args.inflight, trace=True)
+                rows.append((count, plain, uplink, memory, traced.peak))
         finally:
             broker.kill()
 
     print(f"sync drain to a local Mosquitto: batch {args.batch} events, "
           f"{args.inflight} batches in flight")
-    print(f"{'backlog':>9} {'uplink ev/s':>12} {'plain ev/s':>11} {'ratio':>6}  "
+    print(f"{'backlog':>9} {'uplink ev/s':>12} {'plain ev/s':>11} {'ratio':>6} "
+          f"{'from memory':>12}  {'CPU s: uplink main/other':>24} {'plain main':>10}  "
           f"{'uplink peak heap':>16}")
-    for count, up, plain in rows:
-        print(f"{count:>9} {up:>12.0f} {plain:>11.0f} {up / plain:>6.2f}  "
-              f"{peaks[count] / 1e6:>14.1f} MB")
-    ratio = rows[-1][1] / rows[-1][2]
+    for count, plain, uplink, memory, peak in rows:
+        print(f"{count:>9} {count / uplink.seconds:>12.0f} {count / plain.seconds:>11.0f} "
+              f"{plain.seconds / uplink.seconds:>6.2f} {plain.seconds / memory.seconds:>12.2f}  "
+              f"{uplink.main_cpu:>19.2f} / {uplink.all_cpu - uplink.main_cpu:.2f} "
+              f"{plain.main_cpu:>10.2f}  {peak / 1e6:>14.1f} MB")
+    ratio = rows[-1][1].seconds / rows[-1][2].seconds
+    print("(from memory: the same drain fed batches already in memory, no SQLite read; "
+          "other: the reader's and the cursor's threads)")
     print(f"goal: uplink >= 0.80 x plain at {args.events} events: "
           f"{'met' if ratio >= 0.8 else 'NOT met'} ({ratio:.2f})")
 
