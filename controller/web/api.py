@@ -155,15 +155,17 @@ async def issue_ticket(request: web.Request) -> web.Response:
         return _refused(outcome) or (201, ticket_view(state, hall.cfg, state.tickets[ticket_id]))
 
     status, answer = await _decided(request, who, command, render, raw)
-    if status == 201:
-        await seal_identity(hall, str(answer["id"]), body["identity"])
+    if status == 201 and answer["id"] == ticket_id:  # not an idempotent replay's answer
+        await seal_identity(hall, ticket_id, body["identity"])
     return json_response(answer, status=status)
 
 
 async def seal_identity(hall: Hall, ticket_id: str, identity: str | None) -> None:
     """Keep the ID number (not a phone number) a ticket was taken with, for its real-name
     review report (store/sealed.py), when the hall keeps them. The ticket stands whatever
-    happens here: at worst its report goes anonymous."""
+    happens here: at worst its report goes anonymous. Called only for a ticket this request
+    issued: a replayed answer's ticket was sealed when it was issued, and its number may
+    since have been reported and erased, which sealing it again would undo."""
     if hall.sealed is None or identity is None:
         return
     number = id_number_of(identity)

@@ -157,8 +157,8 @@ async def check_in(request: web.Request) -> web.Response:
                      "appointment": appointment_view(hall.cfg, appointment)}
 
     status, answer = await _decided(request, who, command, render, raw)
-    if status == 201:
-        await seal_identity(hall, str(answer["ticket"]["id"]), body["identity"])
+    if status == 201 and answer["ticket"]["id"] == ticket_id:  # not a replayed answer
+        await seal_identity(hall, ticket_id, body["identity"])
     return json_response(answer, status=status)
 
 

@@ -172,3 +172,36 @@ async def test_a_check_in_by_id_number_is_sealed_too(
     finally:
         await store.close()
     assert ID_NUMBER.encode() not in on_disk(tmp_path / "data")
+
+
+async def test_a_replayed_ticket_request_does_not_seal_the_number_again(
+        real_name_hall: Api, review_cloud: tuple[CloudSim, str], tmp_path: Path) -> None:
+    """A kiosk that retries with its Idempotency-Key after the first answer was lost gets
+    the same ticket; the number, reported and erased meanwhile, must stay erased."""
+    sim, _ = review_cloud
+    data_dir = tmp_path / "data"
+    retry = {"Idempotency-Key": "kiosk-1-20261127-0001"}
+    body = {"category": "G", "identity": ID_NUMBER}
+    status, first = await real_name_hall.call("POST", "/api/tickets",
+                                              real_name_hall.tokens.kiosk, body, retry)
+    assert status == 201 and await sealed_count(data_dir) == 1
+    await real_name_hall.window(13, "open")
+    await real_name_hall.window(13, "call-next")
+    await real_name_hall.window(13, "complete", {"case_no": "330100202611270009",
+                                                 "item_code": "330100-G-01"})
+    status, rated = await real_name_hall.call(
+        "POST", "/api/evaluations", real_name_hall.tokens.supervisor,
+        {"case_no": "330100202611270009", "level": 5, "channel": "pad"})
+    assert status == 201, rated
+    await wait_until(lambda: str(rated["id"]) in sim.evaluations, 30, "the report")
+    for _ in range(100):
+        if await sealed_count(data_dir) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await sealed_count(data_dir) == 0
+
+    status, again = await real_name_hall.call("POST", "/api/tickets",
+                                              real_name_hall.tokens.kiosk, body, retry)
+    assert status == 201 and again["id"] == first["id"]
+    assert await sealed_count(data_dir) == 0
+    assert (await review_link(real_name_hall))["identities_held"] == 0
