@@ -331,6 +331,9 @@ class FlowBuilder:
         totals = self._slot_view(everything, None, None, now)
         totals.pop("waiting_at_end")
         totals.pop("windows_open")
+        basis = capacity_basis_min(totals["service_mean_min"], totals["completed"])
+        for view in out_slots:
+            view["capacity"] = slot_capacity(view["windows_open"], basis)
         return {
             "date": name,
             "opens": cfg.day.opens.strftime("%H:%M"),
@@ -339,6 +342,7 @@ class FlowBuilder:
             "peak_5min": best,
             "peak_at": iso(best_at, cfg.day),
             "staffing": recommend(best, n).as_dict(),
+            "capacity_basis_min": basis,
             "totals": totals,
             "slots": out_slots,
         }
@@ -375,6 +379,26 @@ class FlowBuilder:
         return view
 
 
+def capacity_basis_min(service_mean_min: float | None, completed: int) -> float | None:
+    """The service time a slot's capacity is reckoned with: the day's measured mean, at
+    least one minute (a demo that completes services in seconds would otherwise show no
+    limit); None before the day's first completed service."""
+    if service_mean_min is None or not completed:
+        return None
+    return max(1.0, round(service_mean_min, 1))
+
+
+def slot_capacity(windows_open: dict[str, int] | None, basis_min: float | None
+                  ) -> float | None:
+    """About how many tickets the windows open in a half hour could serve in it: windows
+    open (every post) × 30 ÷ the basis. An estimate for the dashboard's arrivals chart,
+    not a promise: categories differ in service time, and the flow record has no
+    per-category means."""
+    if basis_min is None or windows_open is None:
+        return None
+    return round(sum(windows_open.values()) * (SLOT_S / 60) / basis_min, 1)
+
+
 def _merge(into: _Slot, s: _Slot) -> None:
     for k, v in s.issued_by_category.items():
         into.issued_by_category[k] = into.issued_by_category.get(k, 0) + v
@@ -395,7 +419,7 @@ def _merge(into: _Slot, s: _Slot) -> None:
 CSV_COLUMNS = ("date", "start", "end", "issued", "counter_in", "counter_out",
                "waiting_at_end", "called", "wait_mean_min", "wait_p90_min",
                "service_mean_min", "completed", "no_show", "no_show_rate", "peak_5min",
-               "prediction_mae_min")
+               "prediction_mae_min", "capacity")
 
 
 def csv_rows(cfg: HallConfig, record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -95,6 +95,40 @@ def test_day_totals_and_staffing(record: dict) -> None:
     assert record["staffing"]["intake"] == 4 and record["staffing"]["online"] == 2
 
 
+def test_capacity_by_hand(record: dict) -> None:
+    """Windows open in the slot (its most: two from 8:45 on) x 30 / the day's mean
+    service (10 min)."""
+    assert record["capacity_basis_min"] == 10
+    caps = [s["capacity"] for s in record["slots"]]
+    assert caps[0] == 2 * 30 / 10 and caps[1] == caps[2] == 6.0
+    assert csv_rows(make_cfg(), record)[0]["capacity"] == 6.0
+
+
+def test_no_capacity_before_the_first_completed_service() -> None:
+    d = Driver(make_cfg())
+    d.issue(at(8, 40), "t1", "A")
+    d.run(at(8, 45), c.OpenWindow(1))
+    d.run(at(8, 50), c.CallNext(1))
+    b = FlowBuilder(d.cfg)
+    b.feed(d.log)
+    record = b.day("2024-03-04", now=at(9, 0))
+    assert record["capacity_basis_min"] is None
+    assert all(s["capacity"] is None for s in record["slots"])
+
+
+def test_a_service_shorter_than_a_minute_counts_as_one() -> None:
+    d = Driver(make_cfg())
+    d.issue(at(8, 40), "t1", "A")
+    d.run(at(8, 45), c.OpenWindow(1))
+    d.run(at(8, 50), c.CallNext(1))
+    d.run(at(8, 50, 20), c.Complete(1))
+    b = FlowBuilder(d.cfg)
+    b.feed(d.log)
+    record = b.day("2024-03-04", now=at(9, 0))
+    assert record["capacity_basis_min"] == 1
+    assert record["slots"][0]["capacity"] == 30
+
+
 def test_today_stops_at_now() -> None:
     d = scripted_day()
     b = FlowBuilder(d.cfg)

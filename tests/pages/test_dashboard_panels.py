@@ -146,6 +146,14 @@ async def test_dashboard_panels_and_charts(browser: Any, daemon: Daemon) -> None
                           "p90": with_waits, "levels": 5, "rec": 7,
                           "open": sum(1 for p in staffing["now"]["posts"] if p["open"] is not None)}
         assert "1 · 100%" in await dash.text_content("svg[data-chart=evals] text.value[data-level='2']")
+        # The capacity drawn is the API's (controller/core/flow.py), slot by slot.
+        basis = flow["capacity_basis_min"]
+        assert basis is not None
+        tips = await dash.evaluate("""() => [...document.querySelectorAll(
+            "svg[data-chart=arrivals] rect.bar title")].map(t => t.textContent)""")
+        for tip, slot in zip(tips, flow["slots"], strict=True):
+            assert f"接待能力 {slot['capacity']:g}" in tip, (tip, slot["capacity"])
+        assert f"平均办理 {basis:g} 分钟" in await dash.text_content("#charts")
         await check_layout(dash, "dashboard-panels-top", ["header", ".kpis", ".grid > section"])
         await dash.evaluate("document.getElementById('panels').scrollIntoView()")
         await check_layout(dash, "dashboard-panels", [".panels > section"])

@@ -80,26 +80,20 @@ const HCCharts = (() => {
   }
   const width = (box) => Math.max(280, Math.floor(box.clientWidth));
 
-  /* The mean service time the capacity line uses: the day's measured mean, at least one
-     minute (a demo that completes services in seconds would otherwise show no limit). */
+  /* The capacity line is the API's: /api/flow gives each slot's `capacity` and the
+     service time it was reckoned with (`capacity_basis_min`, null before the day's first
+     completed service): controller/core/flow.py. */
   function serviceMinutes(flow) {
-    const m = flow.totals && flow.totals.service_mean_min;
-    if (m === null || m === undefined || !flow.totals.completed) return null;
-    return Math.max(1, Math.round(m * 10) / 10);
+    const m = flow.capacity_basis_min;
+    return m === null || m === undefined ? null : m;
   }
-  function capacityOf(slot, minutes) {
-    if (minutes === null) return null;
-    const open = Object.values(slot.windows_open || {}).reduce((a, b) => a + b, 0);
-    return Math.round(open * (flowSlotMin(slot) / minutes) * 10) / 10;
-  }
-  function flowSlotMin(slot) { return (Date.parse(slot.end) - Date.parse(slot.start)) / 60000 || 30; }
 
   function arrivals(box, flow) {
     if (!box.clientWidth) return;
     const slots = flow.slots || [];
     if (!slots.length) return empty(box, "arrivals", HC.t("ch_no_data"));
     const minutes = serviceMinutes(flow);
-    const caps = slots.map(sl => capacityOf(sl, minutes));
+    const caps = slots.map(sl => (minutes === null ? null : sl.capacity ?? null));
     const w = width(box);
     const f = frame(box, "arrivals", w, { l: 36, r: 10, t: 14, b: 24 });
     // The axis follows the arrivals; a capacity far above them (a quiet hour with many
