@@ -38,6 +38,7 @@ class Complete:
     window: int
     case_no: str | None = None
     item_code: str | None = None
+    credit_code: str | None = None  # 企业办事: the applicant company (GB 32100)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from controller.core.clock import business_day, within_hours
 from controller.core.dispatch import choose
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import IdentityError, credit_code
 from controller.core.state import HallState, Ticket, TicketStatus, WindowStatus, apply
 
 MAX_CODE_LEN = 50  # case numbers and item codes: up to 50 characters upstream
@@ -289,9 +290,16 @@ def _check_code(name: str, value: str | None) -> None:
 def _complete(state: HallState, cfg: HallConfig, cmd: c.Complete, now: float) -> list[Event]:
     _check_code("case_no", cmd.case_no)
     _check_code("item_code", cmd.item_code)
+    company = None
+    if cmd.credit_code is not None:
+        try:
+            company = credit_code(cmd.credit_code)
+        except IdentityError as exc:
+            raise invalid("bad_credit_code", str(exc)) from None
     ticket = _current(state, cmd.window)
     return [_ticket_event(ev.TICKET_COMPLETED, ticket, cmd.window,
-                          case_no=cmd.case_no, item_code=cmd.item_code or ticket.item_code)]
+                          case_no=cmd.case_no, item_code=cmd.item_code or ticket.item_code,
+                          credit_code=company)]
 
 
 def _reason(reason: str) -> str:

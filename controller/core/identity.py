@@ -48,6 +48,32 @@ def id_number_of(raw: str) -> str | None:
     return value if _ID18.fullmatch(value) else None
 
 
+# GB 32100-2015, the unified social credit code (统一社会信用代码) of a legal entity: 18
+# characters from these 31 (no I, O, S, V, Z), the last a mod-31 check over the first 17.
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT = re.compile(r"[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}")
+
+
+def credit_check_char(first17: str) -> str:
+    total = sum(_CREDIT_CHARS.index(ch) * w
+                for ch, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_CHARS[(31 - total % 31) % 31]
+
+
+def credit_code(raw: str) -> str:
+    """A legal entity's unified social credit code, normalised (upper case, no spaces) and
+    checked. Not personal data: it names a company or institution in a public register,
+    so it is kept and reported as it is (the review record's `certkeyGOV` for userProp 2)."""
+    value = raw.strip().upper().replace(" ", "")
+    if not _CREDIT.fullmatch(value):
+        raise IdentityError("a unified social credit code is 18 characters: digits and "
+                            "capital letters other than I, O, S, V, Z, the 3rd-8th digits")
+    if credit_check_char(value[:17]) != value[17]:
+        raise IdentityError("the unified social credit code's check character is wrong")
+    return value
+
+
 def keyed_hash(key: bytes, raw: str) -> str:
     return hmac.new(key, normalize(raw).encode("ascii"), hashlib.sha256).hexdigest()
 

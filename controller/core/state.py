@@ -58,6 +58,7 @@ class Ticket:
     return_at: float | None = None
     case_no: str | None = None
     item_code: str | None = None
+    credit_code: str | None = None  # the company served, when the clerk gave it
     finished_at: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -300,6 +301,7 @@ def _completed(state: HallState, d: dict[str, Any], at: float) -> None:
         win.last_completed = ticket.id
     ticket.case_no = d.get("case_no")
     ticket.item_code = d.get("item_code") or ticket.item_code  # else the item it was taken for
+    ticket.credit_code = d.get("credit_code")
     _finish(state, ticket, TicketStatus.COMPLETED, at)
     _history(ticket, "completed", at, d)
 

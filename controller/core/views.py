@@ -93,6 +93,7 @@ def ticket_view(state: HallState, cfg: HallConfig, ticket: Ticket, history: bool
         ),
         "case_no": ticket.case_no,
         "item_code": ticket.item_code,
+        "credit_code": ticket.credit_code,
     }
     if history:
         view["history"] = [

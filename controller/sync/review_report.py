@@ -24,6 +24,7 @@ PROMISE_INSTANT = "2"  # Zhejiang promiseTime: 承诺件 = 1, 即办件 = 2
 PROMISE_PROMISED = "1"
 PRO_STATUS_IN_PROGRESS = "2"
 USER_PERSON = "1"
+USER_LEGAL_ENTITY = "2"
 FIRST_ASSESSMENT = "1"
 
 
@@ -40,6 +41,7 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
     item, case = _item_and_case(cfg, state, d)
     case_type = case.case_type if case else (item.case_type if item else None)
     in_progress = case is not None and case.case_type == "promised" and case.status != "picked_up"
+    company = str(d.get("credit_code") or "") if review.real_name else ""
     return {
         "areaCode": review.area_code,
         "areaName": review.area_name,
@@ -54,9 +56,11 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
         "proDepart": review.dept_name,
         "proManager": window.name if window else "",
         "pf": channel_codes.get(e.channel, "5"),
-        "certkeyGOV": "",  # no identity is collected with an evaluation: anonymous
+        # A company's credit code is reported as it is (the clerk gave it at completion);
+        # a person's ID number only from its sealed copy (review_uplink), else anonymous.
+        "certkeyGOV": company,
         "userName": "",
-        "userProp": USER_PERSON,
+        "userProp": USER_LEGAL_ENTITY if company else USER_PERSON,
         "satisfaction": str(e.level),
         "evalDetail": ",".join(d.get("reasons") or []),
         "writingEvaluation": str(d.get("comment") or ""),

@@ -34,7 +34,7 @@ from controller.store.sealed import Sealed, SealedIdentities
 from controller.store.writer import Reply, Writer
 from controller.sync.cursor import CursorStore
 from controller.sync.reconnect import Backoff, LinkState
-from controller.sync.review_report import encode_form, report_fields
+from controller.sync.review_report import USER_LEGAL_ENTITY, encode_form, report_fields
 
 log = structlog.get_logger("review_uplink")
 
@@ -129,7 +129,9 @@ class ReviewUplink:
     async def _deliver(self, session: aiohttp.ClientSession, e: Evaluation) -> None:
         fields = report_fields(self.cfg, self.writer.state, e)
         ticket_id, identity = await self._identity(e)
-        if identity is not None:
+        # A company served is the report's user; the person's number (the agent's) is
+        # not sent, and is erased with the acknowledgement all the same.
+        if identity is not None and fields["userProp"] != USER_LEGAL_ENTITY:
             fields["certkeyGOV"] = identity.number
             fields["userName"] = identity.name or ""
         body = encode_form(fields)

@@ -266,8 +266,11 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
     WindowAction("no-show", "The current ticket did not come: it is void",
                  lambda n, b: c.NoShow(n), {}, ()),
     WindowAction("complete", "Complete the current ticket, linking its case",
-                 lambda n, b: c.Complete(n, b["case_no"], b["item_code"]),
-                 {"case_no": _CASE, "item_code": _ITEM}, ()),
+                 lambda n, b: c.Complete(n, b["case_no"], b["item_code"], b["credit_code"]),
+                 {"case_no": _CASE, "item_code": _ITEM,
+                  "credit_code": Field("string", False, "企业办事: the applicant company's "
+                                       "unified social credit code (统一社会信用代码), for "
+                                       "its review report", 24)}, ()),
     WindowAction("transfer", "Transfer the current ticket to a category or a window",
                  lambda n, b: c.Transfer(n, b["reason"], b["to_category"], b["to_window"]),
                  {"to_category": Field("string", False, "target category prefix", 1),

@@ -113,6 +113,14 @@ async def test_a_whole_morning(browser: Any, daemon: Daemon) -> None:
     await check_layout(hall, "hall-latest", ["#latest", "#calls tr", "#waiting tr"])
     await console.click("[data-panel=complete]")
     await console.fill("#case-no", "330100202611270001")
+    # for a company: a mistyped credit code is refused, with the reason, and kept to fix
+    await console.fill("#credit-code", "9133010071610585 2e")
+    await console.click("#panel-complete button[type=submit]")
+    await text_soon(console, "#message", "校验")
+    await check_layout(console, "console-complete", ["#panel-complete label", "#message"])
+    assert await console.is_visible("#panel-complete")
+    assert await console.text_content("#current-number") == "A001"
+    await console.fill("#credit-code", "9133010071610585 2f")
     await console.click("#panel-complete button[type=submit]")
     await text_soon(console, "#current-number", "—")
 
@@ -131,6 +139,10 @@ async def test_a_whole_morning(browser: Any, daemon: Daemon) -> None:
                      headers={"Authorization": f"Bearer {tokens.supervisor}"}) as r:
         rated = (await r.json())["evaluations"]
     assert [(e["number"], e["level"], e["channel"]) for e in rated] == [("A001", 5, "pad")]
+    async with aiohttp.ClientSession() as s, s.get(
+            f"{daemon.base}/api/tickets/{rated[0]['ticket_id']}",
+            headers={"Authorization": f"Bearer {tokens.supervisor}"}) as r:
+        assert (await r.json())["credit_code"] == "91330100716105852F"
 
     # 9. a paused window says so, with its reason
     await console.click("[data-panel=pause]")

@@ -205,3 +205,38 @@ async def test_a_replayed_ticket_request_does_not_seal_the_number_again(
     assert status == 201 and again["id"] == first["id"]
     assert await sealed_count(data_dir) == 0
     assert (await review_link(real_name_hall))["identities_held"] == 0
+
+
+async def test_a_service_for_a_company_is_reported_with_its_credit_code(
+        real_name_hall: Api, review_cloud: tuple[CloudSim, str], tmp_path: Path) -> None:
+    """The agent took the ticket with their own ID number; the clerk completed it for the
+    company they came for. The company is the report's user (userProp 2); the agent's
+    number is not sent, and is erased with the acknowledgement all the same."""
+    sim, _ = review_cloud
+    data_dir = tmp_path / "data"
+    api = real_name_hall
+    status, ticket = await api.call("POST", "/api/tickets", api.tokens.kiosk,
+                                    {"category": "G", "identity": ID_NUMBER})
+    assert status == 201 and await sealed_count(data_dir) == 1
+    await api.window(13, "open")
+    await api.window(13, "call-next")
+    status, body = await api.window(13, "complete", {"case_no": "330100202611270011",
+                                                     "credit_code": "91330100716105852x"})
+    assert status == 400 and body["error"] == "bad_credit_code", body
+    status, body = await api.window(13, "complete", {"case_no": "330100202611270011",
+                                                     "credit_code": "91330100716105852f"})
+    assert status == 200 and body["ticket"]["credit_code"] == "91330100716105852F", body
+    status, rated = await api.call("POST", "/api/evaluations", api.tokens.supervisor,
+                                   {"case_no": "330100202611270011", "level": 5,
+                                    "channel": "pad"})
+    assert status == 201, rated
+    await wait_until(lambda: str(rated["id"]) in sim.evaluations, 30, "the report")
+    report = sim.evaluations[str(rated["id"])]
+    assert (report["certkeyGOV"], report["userProp"]) == ("91330100716105852F", "2")
+    check(report, "review-report.json")
+    for _ in range(100):
+        if await sealed_count(data_dir) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await sealed_count(data_dir) == 0
+    assert ID_NUMBER.encode() not in on_disk(data_dir)

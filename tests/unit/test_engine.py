@@ -630,6 +630,24 @@ def test_complete_with_case_and_item(hall: Hall) -> None:
     assert hall.refused(c.Complete(2)).code == "no_current_ticket"
 
 
+def test_complete_for_a_company_keeps_its_credit_code_for_the_evaluation(hall: Hall) -> None:
+    t = _serving(hall, "A", 2)
+    events = hall.ok(c.Complete(2, credit_code="9144 0300 7152 6726xg"))
+    assert events[0].data["credit_code"] == "9144030071526726XG"
+    assert t.credit_code == "9144030071526726XG"
+    rated = hall.ok(c.Evaluate("e1", 4, "pad", ticket_id=t.id))
+    assert rated[0].data["credit_code"] == "9144030071526726XG"
+
+
+def test_complete_refuses_a_wrong_credit_code(hall: Hall) -> None:
+    t = _serving(hall, "A", 2)
+    out = hall.run(c.Complete(2, credit_code="9144030071526726XH"))
+    assert out.refusal is not None
+    assert (out.refusal.code, out.refusal.status, out.events) == ("bad_credit_code", 400, [])
+    assert "check character" in out.refusal.detail
+    assert t.status is TicketStatus.CALLED
+
+
 def test_complete_without_codes(hall: Hall) -> None:
     _serving(hall, "A", 2)
     assert hall.ok(c.Complete(2))[0].data.keys() == {"ticket_id", "number", "window"}

@@ -1,6 +1,7 @@
 """Identity numbers in `controller.core.identity`: checked, hashed with the hall's key, masked.
 
-Covers the GB 11643-1999 check digit of resident ID numbers, mainland mobile numbers,
+Covers the GB 11643-1999 check digit of resident ID numbers, the GB 32100-2015 check
+character of unified social credit codes, mainland mobile numbers,
 normalisation (spaces, lower-case x), the keyed hash (HMAC-SHA256: stable per key,
 different across keys, never the clear value), and the masks shown to people.
 """
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from controller.core.identity import (
     IdentityError,
+    credit_code,
     id_checksum_ok,
     keyed_hash,
     mask_id,
@@ -126,3 +128,54 @@ def test_mask_id() -> None:
 )
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+# ---- unified social credit codes (GB 32100-2015) ----------------------------------------
+
+# Codes of well-known companies, from their public business registrations.
+VALID_CREDIT_CODES = ("9144030071526726XG", "91330100716105852F", "91110000802100433B",
+                      "91350100M000100Y43")
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_check(first17: str) -> str:
+    """The check character, computed independently of the module under test."""
+    weights = [pow(3, i, 31) for i in range(17)]  # 1, 3, 9, 27, 19, ... : 3^i mod 31
+    total = sum(CREDIT_CHARS.index(ch) * w for ch, w in zip(first17, weights, strict=True))
+    return CREDIT_CHARS[-total % 31]
+
+
+@pytest.mark.parametrize("code", VALID_CREDIT_CODES)
+def test_valid_credit_codes(code: str) -> None:
+    assert credit_code(code) == code
+    assert credit_check(code[:17]) == code[17]
+
+
+def test_credit_codes_are_normalised() -> None:
+    assert credit_code(" 9144 0300 7152 6726 xg ") == "9144030071526726XG"
+
+
+@pytest.mark.parametrize("raw", ["9144030071526726XH", "91330100716105852E",
+                                 "914403007152672", "9144030071526726XGG",
+                                 "91440300715267260I",  # I is not in the alphabet
+                                 "91A40300715267260G",  # the area code is digits
+                                 "11010519491231002X", ""])
+def test_bad_credit_codes_are_refused(raw: str) -> None:
+    with pytest.raises(IdentityError):
+        credit_code(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=CREDIT_CHARS, min_size=2, max_size=2),
+       st.text(alphabet="0123456789", min_size=6, max_size=6),
+       st.text(alphabet=CREDIT_CHARS, min_size=9, max_size=9),
+       st.integers(0, 16), st.sampled_from(CREDIT_CHARS))
+def test_one_changed_character_is_always_caught(head: str, area: str, body: str,
+                                                where: int, other: str) -> None:
+    first17 = head + area + body
+    code = first17 + credit_check(first17)
+    assert credit_code(code) == code
+    changed = code[:where] + other + code[where + 1:]
+    if changed != code:  # mod 31 with weights prime to 31 catches every single change
+        with pytest.raises(IdentityError):
+            credit_code(changed)

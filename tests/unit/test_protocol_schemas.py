@@ -331,7 +331,8 @@ async def _drive() -> Scenario:
     h.ok(c.IssueTicket(a3, "A", "idcard", None, ident))
     h.at(2).ok(c.CallNext(1))  # a2, by priority
     h.ok(c.Recall(1))
-    h.at(10).ok(c.Complete(1, "330100202403040001", "11330100MB0000000X-001"))
+    h.at(10).ok(c.Complete(1, "330100202403040001", "11330100MB0000000X-001",
+                           " 91330100716105852f "))  # a company's, as typed
     h.ok(c.CallNext(1))  # a1, by ratio
     h.at(12).ok(c.NoShow(1))
     h.ok(c.CallNext(1))  # a3
@@ -762,7 +763,9 @@ def test_review_report_values(scenario: Scenario) -> None:
     assert bad["taskName"] == bad["subMatter"] == CFG.categories["A"].name
     assert bad["assessTime"] == "2024-03-04 10:21:00"
     assert bad["acceptDate"] == "2024-03-04 09:02:00"
-    assert bad["certkeyGOV"] == bad["userName"] == ""
+    # a2 was completed for a company: its credit code, normalised, and userProp 2.
+    assert (bad["certkeyGOV"], bad["userProp"], bad["userName"]) == ("91330100716105852F", "2", "")
+    assert (good["certkeyGOV"], good["userProp"]) == ("", "1")  # a person, anonymous here
 
 
 def test_haochaping_md_documents_every_field_and_reason() -> None:

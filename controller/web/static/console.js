@@ -7,6 +7,9 @@ HC.addTexts({
   pause: ["暂停", "Pause"], resume: ["恢复", "Resume"], open: ["开窗", "Open"], close: ["关窗", "Close"],
   to_category: ["转到业务", "To service"], to_window: ["或指定窗口", "Or to window"], reason: ["原因", "Reason"],
   confirm_transfer: ["确认转号", "Transfer"], case_no: ["办件编号（可选）", "Case number (optional)"],
+  credit_code: ["统一社会信用代码（企业办事，可选）", "Company credit code (for a company, optional)"],
+  err_credit_code: ["统一社会信用代码校验不通过，请核对后重新输入", "The company credit code does not check out: please look again"],
+  err_case_no: ["办件编号只能是字母、数字或 _.:/-，最多50位", "A case number is 1-50 letters, digits or _.:/-"],
   confirm_complete: ["确认办结", "Complete"], confirm_pause: ["确认暂停", "Pause"], cancel: ["取消", "Cancel"],
   queue: ["本窗口等候队列", "Queue of this window"], serving: ["正在办理：{cat}，已重呼{n}次", "Serving: {cat}, recalled {n}×"],
   no_current: ["当前无办理中的号码", "No ticket at the window"], any: ["（不指定）", "(any)"],
@@ -38,7 +41,11 @@ function message(text, ok) { const m = $("message"); m.textContent = text; m.cla
 
 async function act(action, body) {
   const r = await HC.api("POST", `/api/windows/${C.window}/${action}`, { token: C.token, body: body || {}, idem: HC.newKey() });
-  if (!r.ok) { message(HC.t("err", { d: (r.body && r.body.detail) || r.status }), false); return false; }
+  if (!r.ok) {  // the form's own mistakes in the clerk's words, anything else as the daemon says
+    const own = { bad_credit_code: "err_credit_code", bad_case_no: "err_case_no" }[r.body && r.body.error];
+    message(own ? HC.t(own) : HC.t("err", { d: (r.body && r.body.detail) || r.status }), false);
+    return false;
+  }
   const tk = r.body.ticket;
   message(action === "call-next" && tk ? HC.t("called", { n: tk.number }) : HC.t("done", { what: HC.t(action.replace("-", "_")) }), true);
   document.querySelectorAll(".panel").forEach(p => { p.hidden = true; });
@@ -111,8 +118,13 @@ $("panel-transfer").addEventListener("submit", (e) => {
 });
 $("panel-complete").addEventListener("submit", (e) => {
   e.preventDefault();
-  const no = $("case-no").value.trim();
-  act("complete", no ? { case_no: no } : {}).then(ok => { if (ok) $("case-no").value = ""; });
+  // For a company's business, its credit code makes the review report name the company
+  // (userProp 2); the daemon checks it and says so when a character is wrong.
+  const no = $("case-no").value.trim(), company = $("credit-code").value.trim();
+  const body = {};
+  if (no) body.case_no = no;
+  if (company) body.credit_code = company;
+  act("complete", body).then(ok => { if (ok) { $("case-no").value = ""; $("credit-code").value = ""; } });
 });
 $("panel-pause").addEventListener("submit", (e) => {
   e.preventDefault();
