@@ -84,6 +84,11 @@ async def fill(log: EventLog, count: int) -> list[Envelope]:
     return events
 
 
+def uplink(log: EventLog, cursors: CursorStore, batch_max: int = 200,
+           max_inflight: int = 8) -> Uplink:
+    return Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max, max_inflight)
+
+
 async def until(condition: object, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():  # type: ignore[operator]
@@ -101,7 +106,7 @@ async def test_every_event_goes_up_once_in_order_within_the_window(
     events = await fill(log, 1000)
     broker = Broker()
     broker.auto = True
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=30, max_inflight=4)
+    up = uplink(log, cursors, batch_max=30, max_inflight=4)
     task = asyncio.create_task(up.drain(broker.publish))
     await until(lambda: up.acked == 1000)
     await stop(task)
@@ -118,7 +123,7 @@ async def test_the_cursor_moves_only_over_the_acknowledged_prefix(
     log, cursors = store
     await fill(log, 40)
     broker = Broker()
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=4)
+    up = uplink(log, cursors, batch_max=10, max_inflight=4)
     task = asyncio.create_task(up.drain(broker.publish))
     await until(lambda: len(broker.answers) == 4)
     assert broker.most_in_flight == 4  # the window is full and nothing more is sent
@@ -139,7 +144,7 @@ async def test_a_failed_publish_ends_the_session_and_the_next_resumes_from_the_c
     log, cursors = store
     await fill(log, 50)
     broker = Broker()
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=3)
+    up = uplink(log, cursors, batch_max=10, max_inflight=3)
     task = asyncio.create_task(up.drain(broker.publish))
     await until(lambda: len(broker.answers) == 3)
     broker.ack(0)
@@ -150,7 +155,7 @@ async def test_a_failed_publish_ends_the_session_and_the_next_resumes_from_the_c
 
     again = Broker()
     again.auto = True
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=10, max_inflight=3)
+    up = uplink(log, cursors, batch_max=10, max_inflight=3)
     task = asyncio.create_task(up.drain(again.publish))
     await until(lambda: up.acked == 50)
     await stop(task)
@@ -162,7 +167,7 @@ async def test_a_fast_drain_writes_its_cursor_far_less_often_than_it_is_acknowle
     monkeypatch.setattr(uplink_module, "CURSOR_EVERY_S", 0.05)
     log, cursors = store
     await fill(log, 2000)
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max=5, max_inflight=1)
+    up = uplink(log, cursors, batch_max=5, max_inflight=1)
 
     async def slow_publish(payload: bytes) -> None:
         await asyncio.sleep(0.001)  # 400 acknowledgements, one every millisecond or two
@@ -181,7 +186,7 @@ async def test_new_events_wake_a_drain_that_has_caught_up(
     await fill(log, 5)
     broker = Broker()
     broker.auto = True
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b))
+    up = uplink(log, cursors)
     task = asyncio.create_task(up.drain(broker.publish))
     await until(lambda: up.acked == 5)
     more = [Envelope(6, new_id(), 1_800_000_006.0, "ticket.called", {"number": "A001"})]
