@@ -158,8 +158,14 @@ class ReviewUplink:
                                 reason="result")
                     return
                 if 200 <= status < 300:
-                    await self._record(e, True, status, "")
+                    # Counted before the state can say "delivered": /api/sync never shows
+                    # a report gone from the backlog and not yet in `delivered`.
                     self.delivered += 1
+                    try:
+                        await self._record(e, True, status, "")
+                    except BaseException:
+                        self.delivered -= 1
+                        raise
                     if identity is not None and ticket_id is not None and self.sealed:
                         await self.sealed.erase(ticket_id)  # reported: not kept a moment more
                     return
