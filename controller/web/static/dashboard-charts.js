@@ -80,20 +80,14 @@ const HCCharts = (() => {
   }
   const width = (box) => Math.max(280, Math.floor(box.clientWidth));
 
-  /* The capacity line is the API's: /api/flow gives each slot's `capacity` and the
-     service time it was reckoned with (`capacity_basis_min`, null before the day's first
-     completed service): controller/core/flow.py. */
-  function serviceMinutes(flow) {
-    const m = flow.capacity_basis_min;
-    return m === null || m === undefined ? null : m;
-  }
-
   function arrivals(box, flow) {
     if (!box.clientWidth) return;
     const slots = flow.slots || [];
     if (!slots.length) return empty(box, "arrivals", HC.t("ch_no_data"));
-    const minutes = serviceMinutes(flow);
-    const caps = slots.map(sl => (minutes === null ? null : sl.capacity ?? null));
+    // The capacity line is the API's (controller/core/flow.py): each slot's `capacity`, and
+    // the service time it was reckoned with, null before the day's first completed service.
+    const minutes = flow.capacity_basis_min ?? null;
+    const caps = slots.map(sl => sl.capacity ?? null);
     const w = width(box);
     const f = frame(box, "arrivals", w, { l: 36, r: 10, t: 14, b: 24 });
     // The axis follows the arrivals; a capacity far above them (a quiet hour with many
@@ -225,5 +219,5 @@ const HCCharts = (() => {
     return posts;
   }
 
-  return { arrivals, waits, evaluations, staffing, serviceMinutes };
+  return { arrivals, waits, evaluations, staffing };
 })();
