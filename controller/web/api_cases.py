@@ -17,7 +17,7 @@ from controller.catalog.model import CASE_TYPE_NAMES, FOLLOW_UP_STEPS, Item
 from controller.config.model import HallConfig
 from controller.core import cases as cs
 from controller.core import catalog, complaints, followups
-from controller.core.clock import iso
+from controller.core.clock import business_day, iso
 from controller.core.engine import Outcome
 from controller.core.evaluations import LEVELS
 from controller.core.state import HallState
@@ -269,7 +269,8 @@ def followup_view(cfg: HallConfig, f: followups.FollowUp, now: float) -> dict[st
         "deadlines": f.deadlines,
         "overdue_steps": followups.overdue_steps(f, now, cfg),
         "steps": [{"step": s["step"], "note": s["note"], "by": s.get("by"),
-                   "late": s.get("late", False), "at": iso(s["at"], cfg.day)} for s in f.done],
+                   "late": s.get("late", False), "at": iso(s["at"], cfg.day),
+                   "business_day": business_day(s["at"], cfg.day)} for s in f.done],
     }
 
 

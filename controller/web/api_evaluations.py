@@ -13,7 +13,7 @@ from aiohttp import web
 
 from controller.config.model import HallConfig
 from controller.core import commands as c
-from controller.core.clock import iso
+from controller.core.clock import business_day, iso
 from controller.core.engine import Outcome
 from controller.core.evaluations import CHANNELS, LEVELS
 from controller.core.state import Evaluation, HallState, ReportState
@@ -43,6 +43,9 @@ def evaluation_view(cfg: HallConfig, e: Evaluation) -> dict[str, Any]:
         "comment": d.get("comment"),
         "channel": e.channel,
         "at": iso(e.at, cfg.day),
+        # The business day is not the date of `at`: between midnight and the numbering
+        # reset (03:00 in the demo hall) it is still the day before.
+        "business_day": business_day(e.at, cfg.day),
         "report": e.report.value,
         "report_status": e.report_status,
         "report_detail": e.report_detail,

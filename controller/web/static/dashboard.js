@@ -118,7 +118,7 @@ function render() {
   for (const c of d.queue.categories) for (const t of c.waiting) longest = Math.max(longest, minutesSince(t.issued_at));
   $("k-waiting").textContent = waiting; $("k-served").textContent = served;
   $("k-open").textContent = d.windows.filter(w => w.state === "open").length + " / " + d.windows.length;
-  $("k-evals").textContent = d.evals.filter(x => x.at.slice(0, 10) === (d.queue.business_day || x.at.slice(0, 10))).length;
+  $("k-evals").textContent = d.evals.filter(x => !d.queue.business_day || x.business_day === d.queue.business_day).length;
   $("k-longest").textContent = waiting ? HC.t("min", { n: longest }) : "—";
   const est = Object.fromEntries(d.hall.waiting.map(w => [w.prefix, w.estimated_wait_min]));
   $("queues").replaceChildren(...d.queue.categories.map(c => {
@@ -304,7 +304,7 @@ function renderPanels() {
   const open = allFollowUps.filter(f => f.status === "open");
   const today = D.data && D.data.queue.business_day;
   const closedToday = allFollowUps.filter(f => f.status === "closed" && f.steps.length &&
-    f.steps[f.steps.length - 1].at.slice(0, 10) === today).length;
+    f.steps[f.steps.length - 1].business_day === today).length;
   const flags = list(p.flags, "flags").slice().sort((a, b) => (b.ongoing - a.ongoing) || (a.since < b.since ? 1 : -1));
   const complaints = list(p.complaints, "complaints");
   const overdueCases = list(p.sup, "overdue_cases");
