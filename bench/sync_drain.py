@@ -39,7 +39,8 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.store.eventlog import Envelope, EventLog, WireBatch  # noqa: E402
+from controller.store.eventlog import Envelope, EventLog  # noqa: E402
+from controller.store.wire import WireBatch  # noqa: E402
 from controller.store.ids import new_id  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
 from controller.sync.mqtt_client import Client  # noqa: E402
@@ -95,9 +96,15 @@ class InMemory:
         self.batches = batches
         self.ends = [b.last_seq for b in batches]
 
-    async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
+    def open_wire_reader(self) -> InMemory:
+        return self
+
+    def read(self, after: int, limit: int, count: int) -> list[WireBatch]:
         start = bisect.bisect_right(self.ends, after)
         return self.batches[start:start + count]
+
+    def close(self) -> None:
+        pass
 
 
 async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight: int,

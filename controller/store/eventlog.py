@@ -20,6 +20,7 @@ import aiosqlite
 
 from controller.core.events import PRIVATE_KEYS
 from controller.store.schema import PRAGMAS, open_sync
+from controller.store.wire import WireBatch, WireReader, read_wire_chunk
 
 DB_NAME = "hall.sqlite3"
 T = TypeVar("T")
@@ -68,27 +69,6 @@ def _decode(public: str, private: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class WireBatch:
-    """Consecutive events in their wire form: JSON objects joined by commas, in seq order."""
-
-    first_seq: int
-    last_seq: int
-    events: bytes
-
-
-# One event's wire form (docs/cloud-protocol.md), built from its stored columns.
-_WIRE_EVENT = ("""'{"seq":' || seq || ',"id":"' || id || '","ts_ms":' """
-               """|| CAST(ts * 1000 AS INTEGER) || ',"type":"' || type || '","data":' || data"""
-               """ || '}'""")
-# The aggregate takes the rows in the order the subquery gives them (a scan of the
-# primary key: nothing could reorder them); from SQLite 3.44 the order is also stated.
-_IN_SEQ_ORDER = " ORDER BY seq" if sqlite3.sqlite_version_info >= (3, 44) else ""
-_WIRE_BATCH_SQL = (
-    f"SELECT MIN(seq), MAX(seq), CAST(group_concat(wire, ','{_IN_SEQ_ORDER}) AS BLOB) "
-    f"FROM (SELECT seq, {_WIRE_EVENT} AS wire FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
-
-
-@dataclass(frozen=True, slots=True)
 class IdempotencyRow:
     principal: str
     key: str
@@ -127,8 +107,8 @@ class ThreadConnection:
     call is one thread hand-off, where aiosqlite makes one per statement.
 
     Two are used: the writer's (a group commit is BEGIN, both inserts, COMMIT in one
-    call: measured in bench/ticket_issue.py; only the single writer task uses it) and the
-    uplink's (several batches read in one call: bench/sync_drain.py)."""
+    call: measured in bench/ticket_issue.py; only the single writer task uses it) and
+    `read_wire_batches`'s, for one-off reads of wire batches."""
 
     def __init__(self, path: Path) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
@@ -240,28 +220,19 @@ class EventLog:
 
     async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
         """Up to `count` batches of up to `limit` events each, the events after `after`
-        as the cloud receives them; empty when there is nothing after `after`.
-
-        Each batch is built whole by SQLite: each stored public payload spliced into its
-        envelope, the envelopes joined, so the uplink never touches an event in Python,
-        and the batches are read in one call on a thread of their own, where SQLite works
-        without holding the GIL. Safe to splice: `id` is a UUID and `type` a fixed name,
-        both checked by `append`, and `data` is JSON written by `encode_data`."""
-        def read(conn: sqlite3.Connection) -> list[WireBatch]:
-            batches: list[WireBatch] = []
-            last = after
-            while len(batches) < count:
-                first, last_seq, events = conn.execute(_WIRE_BATCH_SQL, (last, limit)).fetchone()
-                if first is None:
-                    break
-                batches.append(WireBatch(first, last_seq, events))
-                last = last_seq
-            return batches
+        as the cloud receives them (`store.wire`); empty when there is nothing after
+        `after`. For one-off reads: the uplink reads on a thread of its own
+        (`open_wire_reader`)."""
         if self._wire is None:
             wire = ThreadConnection(self.path)
             await wire.open()
             self._wire = wire
-        return await self._wire.run(read)
+        return await self._wire.run(lambda conn: read_wire_chunk(conn, after, limit, count))
+
+    def open_wire_reader(self) -> WireReader:
+        """A blocking reader of wire batches with a connection of its own, for the thread
+        that calls this (the uplink's read-ahead)."""
+        return WireReader(self.path)
 
     async def replay(self, chunk: int = 5000) -> AsyncIterator[Envelope]:
         after = 0

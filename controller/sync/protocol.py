@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core.events import public_data
-from controller.store.eventlog import Envelope, WireBatch
+from controller.store.eventlog import Envelope
+from controller.store.wire import WireBatch
 
 PROTOCOL_VERSION = 1
 

@@ -11,24 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-from controller.store.eventlog import Envelope, WireBatch
+from controller.store.eventlog import Envelope
+from controller.store.wire import WireBatch
 from controller.sync.cursor import CursorStore
+from controller.sync.read_ahead import ReadAhead, WireSource
 
 Publish = Callable[[bytes], Awaitable[None]]
-READ_AHEAD = 10  # batches read ahead of the window: memory stays bounded by this
 # A drain writes its cursor at most this often (and always at the end of a session).
 CURSOR_EVERY_S = 0.1
 Encode = Callable[[WireBatch], bytes]
-
-
-class WireSource(Protocol):
-    """Where the drain reads batches: the event log (`EventLog.read_wire_batches`), or
-    batches held in memory when bench/sync_drain.py measures the drain without SQLite."""
-
-    async def read_wire_batches(self, after: int, limit: int,
-                                count: int) -> list[WireBatch]: ...
 
 
 class Uplink:
@@ -50,12 +43,13 @@ class Uplink:
         self.max_inflight = max_inflight
         self.acked = 0  # in memory, mirrors the durable cursor
         self.sent_batches = 0
-        self._wake = asyncio.Event()
+        self._ahead: ReadAhead | None = None  # the session's reader, while one runs
         self._dirty = asyncio.Event()
 
     def notify(self, _: list[Envelope] | None = None) -> None:
         """New events were committed (a writer subscriber)."""
-        self._wake.set()
+        if self._ahead is not None:
+            self._ahead.more()
 
     async def load(self) -> None:
         self.acked = await self.cursors.get(self.link)
@@ -77,71 +71,46 @@ class Uplink:
     async def drain(self, publish: Publish) -> None:
         """Runs for one connected session; returns only by raising (link broken).
 
-        A reader task keeps up to READ_AHEAD batches read from SQLite ahead of the window
+        A reader thread (`ReadAhead`) keeps batches read from SQLite ahead of the window
         while earlier batches are on the wire, so neither waits for the other. Everything
         that can let the drain move on (a batch read, a publish answered, the reader
         failing) sets one event: the loop costs one wake-up per step, not a wait set."""
         await self.load()
         progress = asyncio.Event()
-        ready: deque[WireBatch] = deque()
-        room = asyncio.Event()
-        room.set()
 
-        def moved(_: object) -> None:
+        def moved(_: object = None) -> None:
             progress.set()
 
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
-        reader = asyncio.ensure_future(
-            self._read_into(ready, room, progress, self.restart_point))
-        reader.add_done_callback(moved)
+        ahead = self._ahead = ReadAhead(self.log, self.restart_point, self.batch_max, moved)
         saver = asyncio.ensure_future(self._save_cursor())
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
         try:
             while True:
                 progress.clear()
-                if reader.done():
-                    reader.result()  # a failed read ends the session
+                if ahead.error is not None:
+                    raise ahead.error  # a failed read ends the session
                 while inflight and inflight[0][1].done():
                     last_seq, task = inflight.popleft()
                     task.result()  # a failed publish raises: the session ends
                     if last_seq > self.acked:  # kept even if a later one failed
                         self.acked = last_seq
                         self._dirty.set()
-                while len(inflight) < self.max_inflight and ready:
-                    batch = ready.popleft()
+                while len(inflight) < self.max_inflight and (batch := ahead.take()) is not None:
                     task = asyncio.ensure_future(publish(self.encode(batch)))
                     task.add_done_callback(moved)
                     inflight.append((batch.last_seq, task))
                     self.highest_sent = max(self.highest_sent, batch.last_seq)
                     self.sent_batches += 1
-                if len(ready) < READ_AHEAD:
-                    room.set()
                 await progress.wait()
         finally:
-            pending: list[asyncio.Future[Any]] = [reader, saver, *(t for _, t in inflight)]
+            self._ahead = None
+            pending: list[asyncio.Future[Any]] = [saver, *(t for _, t in inflight)]
             for future in pending:
                 future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await ahead.stop()
             await self.cursors.advance(self.link, self.acked)
-
-    async def _read_into(self, ready: deque[WireBatch], room: asyncio.Event,
-                         progress: asyncio.Event, after: int) -> None:
-        """Appends to `ready` in seq order from `after` while it holds fewer than
-        READ_AHEAD batches, so memory stays bounded (under twice READ_AHEAD batches)
-        whatever the backlog. SQLite builds each batch whole, so a batch costs Python one
-        row, not one per event."""
-        while True:
-            await room.wait()
-            self._wake.clear()
-            read = await self.log.read_wire_batches(after, self.batch_max, READ_AHEAD)
-            if not read:
-                await self._wake.wait()
-                continue
-            ready.extend(read)
-            after = read[-1].last_seq
-            progress.set()
-            if len(ready) >= READ_AHEAD:
-                room.clear()
 
     async def _save_cursor(self) -> None:
         """Writes the acknowledged cursor behind the drain, at most every CURSOR_EVERY_S,

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.store.eventlog import Envelope, EventLog, WireBatch
+from controller.store.eventlog import Envelope, EventLog
+from controller.store.wire import WireBatch
 from controller.store.ids import new_id
 from controller.sync import uplink as uplink_module
 from controller.sync.cursor import CursorStore
@@ -195,6 +196,29 @@ async def test_new_events_wake_a_drain_that_has_caught_up(
     await until(lambda: up.acked == 6)
     await stop(task)
     assert broker.payloads[-1]["first_seq"] == 6
+
+
+async def test_events_committed_while_the_drain_runs_go_up_once_in_order(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    """The read-ahead thread races the writer: each commit lands before, during or after
+    a read, and is announced the way the writer does (notify after the commit)."""
+    log, cursors = store
+    broker = Broker()
+    broker.auto = True
+    up = uplink(log, cursors, batch_max=7, max_inflight=3)
+    task = asyncio.create_task(up.drain(broker.publish))
+    seq = 0
+    for size in [1, 3, 50, 2, 200, 1, 1, 1, 30, 9] * 5:
+        group = [Envelope(s, new_id(), 1_800_000_000.0 + s, "ticket.issued", {"n": s})
+                 for s in range(seq + 1, seq + size + 1)]
+        await log.append(group, [])
+        up.notify(group)
+        seq += size
+        await asyncio.sleep(0.001 * (size % 3))
+    await until(lambda: up.acked == seq)
+    await stop(task)
+    sent = [e["seq"] for p in broker.payloads for e in p["events"]]  # type: ignore[attr-defined]
+    assert sent == list(range(1, seq + 1))
 
 
 @given(hall=st.text(min_size=1, max_size=20), first=st.integers(1, 2**53),
