@@ -1,7 +1,7 @@
 """Drain a backlog of events to a local Mosquitto, against a plain aiomqtt publisher.
 
     .venv/bin/python bench/sync_drain.py [--events 100000] [--batch 200] [--inflight 8]
-                                         [--rounds 3]
+                                         [--rounds 3] [--broker-nodelay]
 
 Both sides run in this process against one private broker on a free port:
 
@@ -13,6 +13,10 @@ Both sides run in this process against one private broker on a free port:
   aiomqtt client with the same in-flight window and nothing else;
 - from memory: the uplink again, fed the same batches from memory instead of SQLite, to
   separate the drain's own cost from the cost of reading the log.
+
+Each timed run ends when the last of its publishes is acknowledged. `--broker-nodelay`
+turns on the broker's `set_tcp_nodelay`; without it both runs end with a ~40 ms wait for
+the last PUBACKs (Nagle in the broker against the client's delayed ACK).
 
 The three run interleaved, `--rounds` times per size (this VM's pace drifts from second to
 second, so each ratio is taken within a round and the goal is judged on the median).
@@ -106,6 +110,11 @@ class InMemory:
     def close(self) -> None:
         pass
 
+    async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
+        """What uplinks before the read-ahead thread asked for: lets this script measure
+        an earlier tree (copied into its bench/) side by side."""
+        return self.read(after, limit, count)
+
 
 async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight: int,
                      trace: bool = False, source: InMemory | None = None) -> Run:
@@ -115,21 +124,35 @@ async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight
     log = await EventLog.open(data_dir)
     cursors = await CursorStore.open(data_dir)
     await cursors.reset("bench")
-    uplink = Uplink("bench", source or log, cursors, lambda b: encode_wire(HALL, b), batch,
-                    inflight)
+    sizes: dict[int, int] = {}  # id of a payload -> the events it carries
+    acknowledged = 0
+    everything = asyncio.Event()
+
+    def encode(batch: WireBatch) -> bytes:
+        payload = encode_wire(HALL, batch)
+        sizes[id(payload)] = batch.last_seq - batch.first_seq + 1
+        return payload
+
+    uplink = Uplink("bench", source or log, cursors, encode, batch, inflight)
     if trace:
         tracemalloc.start()
     try:
         async with client(port, "bench-uplink", inflight, Client) as mqtt:
             async def publish(payload: bytes) -> None:
+                nonlocal acknowledged
                 await mqtt.publish(TOPIC, payload, qos=1)
+                acknowledged += sizes.pop(id(payload))
+                if acknowledged >= count:  # the moment the plain run's gather returns
+                    everything.set()
 
             started, main0, all0 = time.perf_counter(), time.thread_time(), time.process_time()
             task = asyncio.create_task(uplink.drain(publish))
-            while uplink.acked < count:
-                await asyncio.sleep(0.002)
+            await everything.wait()
             run = Run(time.perf_counter() - started, time.thread_time() - main0,
                       time.process_time() - all0)
+            async with asyncio.timeout(10):  # and the drain took it all as acknowledged
+                while uplink.acked < count:
+                    await asyncio.sleep(0.001)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if trace:
@@ -163,11 +186,15 @@ async def main() -> None:
     parser.add_argument("--inflight", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3,
                         help="plain, uplink and from-memory runs, interleaved, per size")
+    parser.add_argument("--broker-nodelay", action="store_true",
+                        help="set_tcp_nodelay in the broker: without it both runs end with "
+                             "a ~40 ms wait for the last PUBACKs (Nagle against delayed ACK)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        broker = Broker(root / "broker")
+        broker = Broker(root / "broker",
+                        extra="set_tcp_nodelay true\n" if args.broker_nodelay else "")
         broker.start()
         try:
             rows = []
@@ -198,7 +225,8 @@ async def main() -> None:
             broker.kill()
 
     print(f"sync drain to a local Mosquitto: batch {args.batch} events, "
-          f"{args.inflight} batches in flight, {args.rounds} interleaved rounds per size")
+          f"{args.inflight} batches in flight, {args.rounds} interleaved rounds per size, "
+          f"broker set_tcp_nodelay {'true' if args.broker_nodelay else 'false (its default)'}")
     print(f"{'backlog':>9} {'uplink ev/s':>12} {'plain ev/s':>11} {'ratio':>6} "
           f"{'from memory':>12}  {'CPU s: uplink main/other':>24} {'plain main':>10}")
     ratios: dict[int, list[float]] = {}
