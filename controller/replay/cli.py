@@ -192,7 +192,7 @@ def _export_flow(args: argparse.Namespace) -> int:
         raise ConfigError(Path("--from/--to"), "date", "must be YYYY-MM-DD") from None
     if last < first:
         raise ReplayError("--to is before --from")
-    if (last - first).days > 366:
+    if (last - first).days + 1 > 366:  # both ends included
         raise ReplayError("export at most 366 days at a time")
     data_dir = args.data_dir or cfg.data_dir or Path("var")
     db = data_dir / DB_NAME

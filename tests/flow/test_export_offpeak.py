@@ -70,6 +70,18 @@ def test_export_flow_csv(tmp_path: Path) -> None:
          "--to", "2024-03-04", "--config", str(hall), "--data-dir", str(data)],
         capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
     assert bad.returncode == 2 and "before" in bad.stderr
+    # Both ends count: a leap year's 366 days pass, one day more does not.
+    year = subprocess.run(
+        [sys.executable, "-m", "controller", "export", "flow", "--from", "2024-01-01",
+         "--to", "2024-12-31", "--config", str(hall), "--data-dir", str(data)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert year.returncode == 0, year.stderr
+    assert len(year.stdout.splitlines()) == 1 + 366 * 18
+    more = subprocess.run(
+        [sys.executable, "-m", "controller", "export", "flow", "--from", "2024-01-01",
+         "--to", "2025-01-01", "--config", str(hall), "--data-dir", str(data)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert more.returncode == 2 and "366 days" in more.stderr
 
 
 def test_off_peak_picks_the_shortest_waits() -> None:
