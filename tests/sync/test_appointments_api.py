@@ -297,7 +297,13 @@ def test_no_show_after_the_window(demo_cfg: HallConfig) -> None:
     assert kept.refusal is None, kept.refusal
 
     window_closes = NINE + 5400 + 15 * MIN  # 10:45
-    assert run(state, demo_cfg, c.Tick(), window_closes).events == []
+
+    def appointment_events(outcome: Outcome) -> list[str]:
+        """(The ticket checked in at 10:00 still waits: the demo's service-level alert is
+        raised on the way, which is not what this test is about.)"""
+        return [e.type for e in outcome.events if e.type.startswith("appointment.")]
+
+    assert appointment_events(run(state, demo_cfg, c.Tick(), window_closes)) == []
     # Only the sweep of a Tick records no-shows, not any other command.
     other = run(state, demo_cfg, c.IssueTicket("t-walk", "B", "kiosk"), window_closes + 60)
     assert [e.type for e in other.events] == [ev.TICKET_ISSUED]
@@ -308,7 +314,8 @@ def test_no_show_after_the_window(demo_cfg: HallConfig) -> None:
     assert state.appointments["apt-kept"].status is AppointmentStatus.CHECKED_IN
     assert state.appointments["apt-cancelled"].status is AppointmentStatus.CANCELLED
     assert state.tickets["t-kept"].status is TicketStatus.WAITING
-    assert run(state, demo_cfg, c.Tick(), window_closes + 3600).events == []  # recorded once
+    # recorded once
+    assert appointment_events(run(state, demo_cfg, c.Tick(), window_closes + 3600)) == []
 
     late = run(state, demo_cfg, c.CheckIn("t-x", None, "apt-missed"), window_closes + 120)
     assert late.refusal is not None and late.refusal.code == "appointment_not_booked"
