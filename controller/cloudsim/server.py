@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiomqtt
@@ -57,6 +57,9 @@ class Failure:
     timeout_rate: float = 0.0  # hold the request past the client's timeout
     status: int | None = None  # answer this status to every report (e.g. 400)
     refuse_in_body: bool = False  # answer 200 with {"result": "fail"} (Zhejiang-style)
+    # Lose the next N event batches as a broker can after its PUBACK (crash, full queue):
+    # never stored, never receipted, so the hall's receipt cursor stays behind.
+    drop_batches: int = 0
 
 
 class CloudSim:
@@ -70,6 +73,7 @@ class CloudSim:
         self.halls: dict[str, HallRecord] = {}
         self.received = 0
         self.duplicates = 0
+        self.dropped_batches = 0
         self.evaluations: dict[str, dict[str, Any]] = {}
         self.evaluation_requests = 0
         self.evaluation_duplicates = 0
@@ -126,6 +130,10 @@ class CloudSim:
                 self.acks.setdefault(command_id, body)
                 self.pending.pop(command_id, None)
         elif leaf == "events":
+            if self.failure.drop_batches > 0:
+                self.failure.drop_batches -= 1
+                self.dropped_batches += 1
+                return
             record.batches.append((body.get("first_seq", 0), body.get("last_seq", 0)))
             for event in body.get("events", []):
                 self._store_event(record, event)
@@ -235,6 +243,7 @@ class CloudSim:
         return web.json_response({
             "received": self.received,
             "duplicates": self.duplicates,
+            "dropped_batches": self.dropped_batches,
             "connected": self._connected.is_set(),
             "halls": {h: {"events": len(r.events), "contiguous": r.contiguous,
                           "held_after_gap": len(r.held), "status": r.status,
@@ -255,11 +264,9 @@ class CloudSim:
         body = await request.json()
         self.failure = Failure(float(body.get("error_rate", 0.0)),
                                float(body.get("timeout_rate", 0.0)), body.get("status"),
-                               bool(body.get("refuse_in_body", False)))
-        return web.json_response({"error_rate": self.failure.error_rate,
-                                  "timeout_rate": self.failure.timeout_rate,
-                                  "status": self.failure.status,
-                                  "refuse_in_body": self.failure.refuse_in_body})
+                               bool(body.get("refuse_in_body", False)),
+                               int(body.get("drop_batches", 0)))
+        return web.json_response(asdict(self.failure))
 
     async def _push(self, request: web.Request) -> web.Response:
         """POST /push/{kind}?hall=ID[&id=COMMAND_ID] with the command body as JSON, kind as

@@ -399,6 +399,7 @@ def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
         max_inflight=r.int("max_inflight", 8, 1, 10),
         session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
         receipts=r.bool("receipts", False),
+        receipt_wait_s=float(r.number("receipt_wait_s", 30.0)),
         evaluation_url=evaluation_url,
         evaluation_timeout_s=float(r.number("evaluation_timeout_s", 10.0)),
         secret_file=path("secret_file"),

@@ -143,6 +143,9 @@ class CloudConfig:
     max_inflight: int = 8
     session_expiry_s: int = 7 * 24 * 3600
     receipts: bool = False  # the cloud confirms stored events on .../receipts
+    # With receipts: a receipt stuck this long behind the broker's acknowledgements means
+    # the broker lost events after its PUBACK; they are sent again (waits double to 600 s).
+    receipt_wait_s: float = 30.0
     evaluation_url: str | None = None
     evaluation_timeout_s: float = 10.0
     secret_file: Path | None = None

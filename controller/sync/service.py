@@ -40,7 +40,7 @@ class MqttSync:
         self.uplink = Uplink(LINK, event_log, cursors,
                              lambda batch: encode_wire(cfg.hall_id, batch),
                              cfg.cloud.batch_max_events, cfg.cloud.max_inflight,
-                             cfg.cloud.receipts)
+                             cfg.cloud.receipts, cfg.cloud.receipt_wait_s)
         self.downlink = downlink
         writer.subscribe(self.uplink.notify)
         self.logic = ReconnectLogic(LINK, self._session)
@@ -127,6 +127,7 @@ class MqttSync:
             "connected": self.logic.state is LinkState.CONNECTED,
             "cursor": acked,
             "receipt_cursor": self.uplink.received if self.uplink.receipts else None,
+            "receipt_resends": self.uplink.resends if self.uplink.receipts else None,
             "backlog": max(0, last - acked),
             "oldest_unsent_age_s": oldest_age,
             "last_error": self.logic.last_error,

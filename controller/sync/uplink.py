@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
+
 from controller.store.eventlog import Envelope
 from controller.store.wire import WireBatch
 from controller.sync.cursor import CursorStore
@@ -21,7 +23,9 @@ from controller.sync.read_ahead import ReadAhead, WireSource
 Publish = Callable[[bytes], Awaitable[None]]
 # A drain writes its cursor at most this often (and always at the end of a session).
 CURSOR_EVERY_S = 0.1
+RESEND_WAIT_MAX_S = 600.0  # the longest wait for a stuck receipt, once it has doubled
 Encode = Callable[[WireBatch], bytes]
+logger = structlog.get_logger("sync")
 
 
 class Uplink:
@@ -31,9 +35,12 @@ class Uplink:
     loses messages it had accepted) costs re-sends, never events."""
 
     def __init__(self, link: str, log: WireSource, cursors: CursorStore, encode: Encode,
-                 batch_max: int = 200, max_inflight: int = 8, receipts: bool = False) -> None:
+                 batch_max: int = 200, max_inflight: int = 8, receipts: bool = False,
+                 receipt_wait_s: float = 30.0) -> None:
         self.link = link
         self.receipts = receipts
+        self.receipt_wait_s = receipt_wait_s
+        self.resends = 0  # times the receipt stuck behind the broker's cursor: sent again
         self.received = 0  # the receiver-confirmed cursor, when receipts are on
         self.highest_sent = 0  # the highest seq handed to the broker by this process
         self.log = log
@@ -77,19 +84,32 @@ class Uplink:
         failing) sets one event: the loop costs one wake-up per step, not a wait set."""
         await self.load()
         progress = asyncio.Event()
+        rewind = False
 
         def moved(_: object = None) -> None:
             progress.set()
 
+        def resend() -> None:
+            nonlocal rewind
+            rewind = True
+            progress.set()
+
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
         ahead = self._ahead = ReadAhead(self.log, self.restart_point, self.batch_max, moved)
-        saver = asyncio.ensure_future(self._save_cursor())
+        helpers = [asyncio.ensure_future(self._save_cursor())]
+        if self.receipts:
+            helpers.append(asyncio.ensure_future(self._watch_receipts(resend)))
         inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
         try:
             while True:
                 progress.clear()
                 if ahead.error is not None:
                     raise ahead.error  # a failed read ends the session
+                if rewind:
+                    rewind = False
+                    await ahead.stop()
+                    ahead = self._ahead = ReadAhead(self.log, self.restart_point,
+                                                    self.batch_max, moved)
                 while inflight and inflight[0][1].done():
                     last_seq, task = inflight.popleft()
                     task.result()  # a failed publish raises: the session ends
@@ -105,12 +125,33 @@ class Uplink:
                 await progress.wait()
         finally:
             self._ahead = None
-            pending: list[asyncio.Future[Any]] = [saver, *(t for _, t in inflight)]
+            pending: list[asyncio.Future[Any]] = [*helpers, *(t for _, t in inflight)]
             for future in pending:
                 future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await ahead.stop()
             await self.cursors.advance(self.link, self.acked)
+
+    async def _watch_receipts(self, resend: Callable[[], None]) -> None:
+        """With receipts, within a session: a receipt that stays behind the broker's
+        cursor for `receipt_wait_s` while the broker acknowledged more means the broker
+        lost events after its PUBACK (the receiver holds everything after the gap). The
+        drain then sends again from the receipt cursor, without waiting for a reconnect;
+        the wait doubles (to RESEND_WAIT_MAX_S) while the receipt stays stuck, so a
+        receiver that is down costs a re-send now and then, not a stream of them."""
+        wait = self.receipt_wait_s
+        seen = self.received
+        while True:
+            await asyncio.sleep(wait)
+            if self.received != seen or self.received >= self.acked:
+                seen = self.received
+                wait = self.receipt_wait_s
+                continue
+            self.resends += 1
+            logger.warning("receipts_stuck_resending", receipt=self.received, acked=self.acked,
+                        waited_s=round(wait, 1))
+            resend()
+            wait = min(2 * wait, max(self.receipt_wait_s, RESEND_WAIT_MAX_S))
 
     async def _save_cursor(self) -> None:
         """Writes the acknowledged cursor behind the drain, at most every CURSOR_EVERY_S,

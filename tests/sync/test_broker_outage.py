@@ -4,11 +4,13 @@ exactly once in effect and in order."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from controller.cloudsim.server import CloudSim
+from controller.config import HallConfig
 from tests.broker import Broker
-from tests.conftest import Api
-from tests.sync.conftest import wait_until
+from tests.conftest import Api, make_tokens, running_hall
+from tests.sync.conftest import cloud_cfg, wait_until
 from tests.sync.load import morning, open_windows
 
 
@@ -81,3 +83,32 @@ async def test_broker_killed_and_restarted_ten_times(synced_hall: Api, broker: B
                      and cloud.halls["demo-330100"].contiguous >= last, 90, "the cloud to catch up")
     assert_complete_and_ordered(cloud, "demo-330100", last)
     await wait_backlog_empty(synced_hall)
+
+
+async def test_events_a_broker_lost_after_its_puback_are_sent_again_in_the_session(
+        tmp_path: Path, demo_cfg: HallConfig, broker: Broker, cloud: CloudSim) -> None:
+    """A broker can acknowledge a batch and then lose it (a crash before its periodic save,
+    a full subscriber queue). The receiver then holds everything after the gap and its
+    receipt stays put; after `receipt_wait_s` the hall sends again from the receipt,
+    without waiting for a reconnect."""
+    data_dir = tmp_path / "data"
+    cfg = cloud_cfg(demo_cfg, broker.url, receipt_wait_s=0.5)
+    async with running_hall(cfg, data_dir, make_tokens(data_dir)) as api:
+        await open_windows(api)
+        await morning(api, 20)
+        first = await last_seq(api)
+        await wait_until(lambda: cloud.halls.get("demo-330100") is not None
+                         and cloud.halls["demo-330100"].contiguous >= first, 30, "the start")
+        cloud.failure.drop_batches = 1
+        await morning(api, 60, concurrency=4)
+        last = await last_seq(api)
+        await wait_until(lambda: cloud.halls["demo-330100"].contiguous >= last, 30,
+                         "the lost batch sent again")
+        assert cloud.dropped_batches == 1
+        assert_complete_and_ordered(cloud, "demo-330100", last)
+        await wait_backlog_empty(api)
+        _, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
+        link = body["links"][0]
+        assert link["connects"] == 1  # the same session repaired it
+        assert link["receipt_resends"] >= 1
+        assert link["receipt_cursor"] == last

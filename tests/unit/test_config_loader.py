@@ -87,6 +87,7 @@ def test_defaults_of_a_minimal_file() -> None:
             a.default_service_min) == (999, 30, Landing.FRONT, 0, 8.0)
     w = cfg.windows[1]
     assert (w.name, w.post, w.weights) == ("1号窗口", Post.INTAKE, {"A": 1})
+    assert (cfg.cloud.receipts, cfg.cloud.receipt_wait_s) == (False, 30.0)
 
 
 def test_optional_hall_keys() -> None:
@@ -207,6 +208,10 @@ def _set(section: str, name: str, value: Any, index: int | None = None) -> Edit:
         (lambda r: r["categories"][0].pop("name"), "categories[0].name", "is required"),
         (lambda r: r["windows"][3].pop("categories"), "windows[3].categories", "is required"),
         (lambda r: r.update(hall="x"), "hall", "a table"),
+        (lambda r: r.setdefault("cloud", {}).update(receipt_wait_s=0), "cloud.receipt_wait_s",
+         "positive"),
+        (lambda r: r.setdefault("cloud", {}).update(receipt_wait_s="30"),
+         "cloud.receipt_wait_s", "a number"),
     ],
 )
 def test_bad_values_are_named(edit: Edit, key: str, fragment: str) -> None:

@@ -221,6 +221,63 @@ async def test_events_committed_while_the_drain_runs_go_up_once_in_order(
     assert sent == list(range(1, seq + 1))
 
 
+class Receiver:
+    """The cloud end of the receipts: keeps events by seq, confirms the contiguous prefix,
+    and can lose the next batches as a broker that crashed after its PUBACK would."""
+
+    def __init__(self, up: Uplink, lose: int = 0, confirms: bool = True) -> None:
+        self.up = up
+        self.lose = lose
+        self.confirms = confirms
+        self.seqs: set[int] = set()
+        self.contiguous = 0
+        self.batches = 0
+
+    async def publish(self, payload: bytes) -> None:
+        self.batches += 1
+        if self.lose:
+            self.lose -= 1
+            return  # acknowledged by the broker, never delivered
+        for event in json.loads(payload)["events"]:
+            self.seqs.add(event["seq"])
+        while self.contiguous + 1 in self.seqs:
+            self.contiguous += 1
+        if self.confirms:
+            await self.up.receipt(self.contiguous)
+
+
+async def test_a_batch_lost_after_its_puback_is_sent_again_within_the_session(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    await fill(log, 100)
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
+                receipt_wait_s=0.05)
+    receiver = Receiver(up, lose=1)
+    task = asyncio.create_task(up.drain(receiver.publish))
+    await until(lambda: up.received == 100)  # the receipt written, not only sent
+    await stop(task)
+    assert receiver.contiguous == 100
+    assert receiver.seqs == set(range(1, 101))
+    assert up.resends >= 1 and up.acked == 100 and up.received == 100
+    assert await cursors.get("t.receipt") == 100
+
+
+async def test_a_receiver_that_never_confirms_costs_ever_rarer_resends(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    log, cursors = store
+    await fill(log, 20)
+    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
+                receipt_wait_s=0.04)
+    receiver = Receiver(up, confirms=False)
+    task = asyncio.create_task(up.drain(receiver.publish))
+    # Re-sends after 0.04, 0.12 and 0.28 s (the waits double); the next would be at 0.6 s.
+    await asyncio.sleep(0.45)
+    await stop(task)
+    assert up.acked == 20 and up.received == 0
+    assert 2 <= up.resends <= 3
+    assert receiver.batches == 2 * (1 + up.resends)  # each re-send is the whole backlog
+
+
 @given(hall=st.text(min_size=1, max_size=20), first=st.integers(1, 2**53),
        count=st.integers(1, 1000))
 def test_encode_wire_is_the_compact_json_of_the_batch(hall: str, first: int,
