@@ -43,12 +43,13 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controller.config.model import CloudConfig  # noqa: E402
 from controller.store.eventlog import Envelope, EventLog  # noqa: E402
 from controller.store.wire import WireBatch  # noqa: E402
 from controller.store.ids import new_id  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
 from controller.sync.mqtt_client import Client  # noqa: E402
-from controller.sync.protocol import encode_wire  # noqa: E402
+from controller.sync.protocol import encode_wire, events_budget  # noqa: E402
 from controller.sync.uplink import Uplink  # noqa: E402
 from tests.broker import Broker  # noqa: E402
 
@@ -103,7 +104,8 @@ class InMemory:
     def open_wire_reader(self) -> InMemory:
         return self
 
-    def read(self, after: int, limit: int, count: int) -> list[WireBatch]:
+    def read(self, after: int, limit: int, count: int,
+             max_bytes: int | None = None) -> list[WireBatch]:
         start = bisect.bisect_right(self.ends, after)
         return self.batches[start:start + count]
 
@@ -146,7 +148,10 @@ async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight
                     everything.set()
 
             started, main0, all0 = time.perf_counter(), time.thread_time(), time.process_time()
-            task = asyncio.create_task(uplink.drain(publish))
+            # The byte budget the daemon gives its drain (sync/service.py).
+            budget = events_budget(HALL, TOPIC, CloudConfig().batch_max_bytes,
+                                   mqtt.max_packet_size)
+            task = asyncio.create_task(uplink.drain(publish, budget))
             await everything.wait()
             run = Run(time.perf_counter() - started, time.thread_time() - main0,
                       time.process_time() - all0)

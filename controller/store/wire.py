@@ -48,6 +48,8 @@ _RANGE = "FROM events WHERE seq > ?1 + {k} * ?2 AND seq <= ?1 + ({k} + 1) * ?2"
 _BATCH = (f"(SELECT MIN(seq) {_RANGE}), (SELECT MAX(seq) {_RANGE}), "
           f"(SELECT CAST(group_concat({_WIRE_EVENT}, ','{_IN_SEQ_ORDER}) AS BLOB) {_RANGE})")
 _NEXT_SEQ = "SELECT MIN(seq) FROM events WHERE seq > ?"
+_EVENTS = (f"SELECT seq, CAST({_WIRE_EVENT} AS BLOB) FROM events "
+           "WHERE seq >= ? AND seq <= ? ORDER BY seq")
 PER_STATEMENT = 16  # batches a statement reads at most (three result columns each)
 
 
@@ -56,21 +58,28 @@ def _chunk_sql(count: int) -> str:
     return "SELECT " + ", ".join(_BATCH.replace("{k}", str(k)) for k in range(count))
 
 
-def read_wire_chunk(conn: sqlite3.Connection, after: int, limit: int,
-                    count: int) -> list[WireBatch]:
+def read_wire_chunk(conn: sqlite3.Connection, after: int, limit: int, count: int,
+                    max_bytes: int | None = None) -> list[WireBatch]:
     """Up to `count` batches of up to `limit` events each, the events after `after` in
-    seq order; empty when there is nothing after `after`. Blocking: call it on a thread
-    of its own."""
+    seq order; empty when there is nothing after `after`. With `max_bytes`, a batch whose
+    events take more bytes is cut into several that do not (an event bigger than that on
+    its own makes a batch of one). Blocking: call it on a thread of its own."""
     if limit < 1 or count < 1:
         raise ValueError("limit and count must be at least 1")
     batches: list[WireBatch] = []
-    while len(batches) < count:
-        n = min(count - len(batches), PER_STATEMENT)
+    read_count = 0
+    while read_count < count:
+        n = min(count - read_count, PER_STATEMENT)
         row = conn.execute(_chunk_sql(n), (after, limit)).fetchone()
         read = [WireBatch(row[i], row[i + 1], row[i + 2])
                 for i in range(0, 3 * n, 3) if row[i] is not None]
         if read:
-            batches += read
+            read_count += len(read)
+            for batch in read:
+                if max_bytes is not None and len(batch.events) > max_bytes:
+                    batches += _cut(conn, batch, max_bytes)
+                else:
+                    batches.append(batch)
             after = read[-1].last_seq
             continue
         # Nothing in the whole range: the end of the log, or a gap to step over.
@@ -79,6 +88,28 @@ def read_wire_chunk(conn: sqlite3.Connection, after: int, limit: int,
             break
         after = following - 1
     return batches
+
+
+def _cut(conn: sqlite3.Connection, batch: WireBatch, max_bytes: int) -> list[WireBatch]:
+    """The batch's events read one by one and joined again into batches of at most
+    `max_bytes` (the rare case: a broker with a small maximum packet size, or long notes
+    and comments), in seq order."""
+    out: list[WireBatch] = []
+    parts: list[bytes] = []
+    first = last = size = 0
+    for seq, wire in conn.execute(_EVENTS, (batch.first_seq, batch.last_seq)):
+        if parts and size + 1 + len(wire) > max_bytes:
+            out.append(WireBatch(first, last, b",".join(parts)))
+            parts = []
+        if parts:
+            size += 1 + len(wire)
+        else:
+            first, size = seq, len(wire)
+        parts.append(wire)
+        last = seq
+    if parts:
+        out.append(WireBatch(first, last, b",".join(parts)))
+    return out
 
 
 class WireReader:
@@ -90,8 +121,9 @@ class WireReader:
         for pragma in PRAGMAS:
             self._conn.execute(pragma)
 
-    def read(self, after: int, limit: int, count: int) -> list[WireBatch]:
-        return read_wire_chunk(self._conn, after, limit, count)
+    def read(self, after: int, limit: int, count: int,
+             max_bytes: int | None = None) -> list[WireBatch]:
+        return read_wire_chunk(self._conn, after, limit, count, max_bytes)
 
     def close(self) -> None:
         self._conn.close()

@@ -1,6 +1,6 @@
-"""aiomqtt behind our own small interface: connect options in one place, and the two
-things aiomqtt 2.5 gets wrong for us fixed in a subclass (a PUBACK's failure reason code,
-a wait that can lose a cancel).
+"""aiomqtt behind our own small interface: connect options in one place, and what
+aiomqtt 2.5 gets wrong or leaves out for us fixed in a subclass (a PUBACK's failure reason
+code, a wait that can lose a cancel, the CONNACK's Maximum Packet Size).
 
 aiomqtt 2.5 is pinned and mid-rewrite; clients are made only here (the sync service and
 the reference cloud use its error and message types), so a change of client library
@@ -63,6 +63,9 @@ class Client(aiomqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._refused: dict[int, ReasonCode] = {}
+        # The broker's Maximum Packet Size from its CONNACK (MQTT 5), None when it sets
+        # none: paho does not enforce it, and a broker drops a client that exceeds it.
+        self.max_packet_size: int | None = None
         paho_publish = self._client.publish
 
         def publish(*a: Any, **k: Any) -> paho.MQTTMessageInfo:
@@ -86,6 +89,12 @@ class Client(aiomqtt.Client):
                 return await fut
         except TimeoutError:
             raise aiomqtt.MqttError("Operation timed out") from None
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: paho.ConnectFlags,
+                    reason_code: ReasonCode, properties: Properties | None = None) -> None:
+        size = getattr(properties, "MaximumPacketSize", None)
+        self.max_packet_size = size if isinstance(size, int) and size > 0 else None
+        super()._on_connect(client, userdata, flags, reason_code, properties)
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
                     reason_code: ReasonCode, properties: Properties) -> None:

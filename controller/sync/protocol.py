@@ -74,6 +74,25 @@ def encode_wire(hall_id: str, batch: WireBatch) -> bytes:
                      batch.events, b"]}"))
 
 
+# A PUBLISH packet around its payload, without properties: fixed header (1 + up to 4
+# bytes of length), topic (2 + its bytes), packet id (2), properties length (1); rounded up.
+_PUBLISH_OVERHEAD = 16
+# A batch's envelope around its events with the largest seqs (20 digits each).
+_BATCH_TAIL = len(b'%d,"last_seq":%d,"events":[' % (10**19, 10**19)) + len(b"]}")
+
+
+def events_budget(hall_id: str, topic: str, batch_max_bytes: int,
+                  broker_max_packet: int | None) -> int:
+    """How many bytes of events one batch may carry so that its PUBLISH stays within
+    `[cloud].batch_max_bytes` and the broker's maximum packet size (MQTT 5 CONNACK,
+    when it sends one): a broker disconnects a client that sends a bigger packet, and
+    the same batch would be sent again after every reconnect."""
+    payload = batch_max_bytes
+    if broker_max_packet is not None:
+        payload = min(payload, broker_max_packet - _PUBLISH_OVERHEAD - len(topic.encode()))
+    return max(1, payload - len(_batch_head(hall_id)) - _BATCH_TAIL)
+
+
 def encode_batch(hall_id: str, events: list[Envelope]) -> bytes:
     """The same payload from envelopes in memory (the reference for the SQLite-built one)."""
     joined = ",".join(json.dumps(event_json(e), ensure_ascii=False, separators=(",", ":"))

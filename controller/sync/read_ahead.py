@@ -25,7 +25,8 @@ CHUNK = 10  # batches read per statement (store.wire): the GIL is taken back twi
 class BatchReader(Protocol):
     """Blocking reads of wire batches, on the thread that opened it."""
 
-    def read(self, after: int, limit: int, count: int) -> list[WireBatch]: ...
+    def read(self, after: int, limit: int, count: int,
+             max_bytes: int | None = None) -> list[WireBatch]: ...
 
     def close(self) -> None: ...
 
@@ -47,10 +48,11 @@ class ReadAhead:
     ends and the next one starts a new reader from the cursor."""
 
     def __init__(self, source: WireSource, after: int, limit: int,
-                 on_ready: Callable[[], None]) -> None:
+                 on_ready: Callable[[], None], max_bytes: int | None = None) -> None:
         self.error: BaseException | None = None
         self._source = source
         self._limit = limit
+        self._max_bytes = max_bytes  # the events of one batch, in bytes, at most
         self._on_ready = on_ready
         self._loop = asyncio.get_running_loop()
         self._ready: deque[WireBatch] = deque()
@@ -118,7 +120,7 @@ class ReadAhead:
                     return
                 # Cleared before the read: a commit during it sets it again.
                 self._more = False
-            batches = reader.read(after, self._limit, count)
+            batches = reader.read(after, self._limit, count, self._max_bytes)
             if not batches:
                 continue  # the end of the log: wait for `more`
             with self._cond:

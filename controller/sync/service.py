@@ -18,7 +18,7 @@ from controller.store.writer import Writer
 from controller.sync.cursor import CursorStore
 from controller.sync.downlink import DownlinkHandler
 from controller.sync.mqtt_client import make_client
-from controller.sync.protocol import Topics, encode_wire, status_payload
+from controller.sync.protocol import Topics, encode_wire, events_budget, status_payload
 from controller.sync.reconnect import AuthFailed, LinkState, ReconnectLogic
 from controller.sync.uplink import Uplink
 
@@ -69,8 +69,10 @@ class MqttSync:
                 await client.publish(self.topics.events, payload, qos=1,
                                      timeout=PUBLISH_TIMEOUT_S)
 
+            budget = events_budget(self.cfg.hall_id, self.topics.events,
+                                   self.cfg.cloud.batch_max_bytes, client.max_packet_size)
             async with asyncio.TaskGroup() as group:
-                group.create_task(self.uplink.drain(publish), name="mqtt-uplink")
+                group.create_task(self.uplink.drain(publish, budget), name="mqtt-uplink")
                 group.create_task(self._receive(client), name="mqtt-downlink")
         finally:
             # A clean DISCONNECT would suppress the last will; on shutdown we publish the

@@ -75,13 +75,15 @@ class Uplink:
     def restart_point(self) -> int:
         return min(self.acked, self.received) if self.receipts else self.acked
 
-    async def drain(self, publish: Publish) -> None:
+    async def drain(self, publish: Publish, max_bytes: int | None = None) -> None:
         """Runs for one connected session; returns only by raising (link broken).
 
         A reader thread (`ReadAhead`) keeps batches read from SQLite ahead of the window
         while earlier batches are on the wire, so neither waits for the other. Everything
         that can let the drain move on (a batch read, a publish answered, the reader
-        failing) sets one event: the loop costs one wake-up per step, not a wait set."""
+        failing) sets one event: the loop costs one wake-up per step, not a wait set.
+        `max_bytes`: the most bytes of events a batch may carry (the broker's maximum
+        packet size, less the envelope); batches are cut to fit."""
         await self.load()
         progress = asyncio.Event()
         rewind = False
@@ -95,7 +97,8 @@ class Uplink:
             progress.set()
 
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
-        ahead = self._ahead = ReadAhead(self.log, self.restart_point, self.batch_max, moved)
+        ahead = self._ahead = ReadAhead(self.log, self.restart_point, self.batch_max, moved,
+                                        max_bytes)
         helpers = [asyncio.ensure_future(self._save_cursor())]
         if self.receipts:
             helpers.append(asyncio.ensure_future(self._watch_receipts(resend)))
@@ -109,7 +112,7 @@ class Uplink:
                     rewind = False
                     await ahead.stop()
                     ahead = self._ahead = ReadAhead(self.log, self.restart_point,
-                                                    self.batch_max, moved)
+                                                    self.batch_max, moved, max_bytes)
                 while inflight and inflight[0][1].done():
                     last_seq, task = inflight.popleft()
                     task.result()  # a failed publish raises: the session ends

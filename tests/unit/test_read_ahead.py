@@ -115,12 +115,13 @@ class Source:
             self.source = source
             self.inner = inner
 
-        def read(self, after: int, limit: int, count: int) -> list[WireBatch]:
+        def read(self, after: int, limit: int, count: int,
+                 max_bytes: int | None = None) -> list[WireBatch]:
             self.source.reads += 1
             self.source.threads.add(threading.current_thread().name)
             if self.source.reads == self.source.fail_on:
                 raise sqlite3.OperationalError("disk I/O error")
-            return self.inner.read(after, limit, count)
+            return self.inner.read(after, limit, count, max_bytes)
 
         def close(self) -> None:
             self.inner.close()
@@ -213,3 +214,30 @@ async def test_stop_ends_a_reader_that_waits_for_room_or_for_events(log: EventLo
         await full.stop()
         await idle.stop()
     assert not [t for t in threading.enumerate() if t.name == "hall-uplink-reader"]
+
+
+def with_notes(first: int, sizes: list[int]) -> list[Envelope]:
+    return [Envelope(first + i, new_id(), 1_800_000_000.0 + i, "notice.posted",
+                     {"text": "通" * size, "n": i}) for i, size in enumerate(sizes)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 400), min_size=1, max_size=40),
+       limit=st.integers(1, 12), max_bytes=st.integers(50, 3000))
+def test_batches_are_cut_to_the_byte_budget_and_lose_nothing(
+        sizes: list[int], limit: int, max_bytes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        events = with_notes(1, sizes)
+        asyncio.run(write(Path(tmp), events))
+        reader = WireReader(Path(tmp) / DB_NAME)
+        try:
+            got = reader.read(0, limit, 100, max_bytes)
+        finally:
+            reader.close()
+    assert b",".join(b.events for b in got) == wire(events)
+    assert [b.first_seq for b in got] == [1] + [b.last_seq + 1 for b in got[:-1]]
+    for batch in got:
+        assert batch.last_seq - batch.first_seq + 1 <= limit
+        alone = batch.first_seq == batch.last_seq
+        assert alone or len(batch.events) <= max_bytes
+        assert batch.events == wire(events[batch.first_seq - 1:batch.last_seq])

@@ -21,7 +21,7 @@ from controller.store.wire import WireBatch
 from controller.store.ids import new_id
 from controller.sync import uplink as uplink_module
 from controller.sync.cursor import CursorStore
-from controller.sync.protocol import PROTOCOL_VERSION, encode_wire
+from controller.sync.protocol import PROTOCOL_VERSION, encode_wire, events_budget
 from controller.sync.uplink import Uplink
 
 pytestmark = pytest.mark.timeout(60)
@@ -294,3 +294,17 @@ def test_encode_wire_is_the_compact_json_of_the_batch(hall: str, first: int,
                            "last_seq": first + count, "events": [{"seq": 1}, {"seq": 2}]},
                           ensure_ascii=False, separators=(",", ":")).encode()
     assert wire == expected
+
+
+@given(hall=st.text(min_size=1, max_size=20), topic=st.text(min_size=1, max_size=60),
+       broker_max=st.none() | st.integers(2000, 10**6))
+def test_a_batch_within_the_budget_fits_the_broker(hall: str, topic: str,
+                                                   broker_max: int | None) -> None:
+    """The events of a batch cut to `events_budget` bytes, with the largest seqs, make a
+    PUBLISH no bigger than the broker's maximum packet size and [cloud].batch_max_bytes."""
+    budget = events_budget(hall, topic, 256 * 1024, broker_max)
+    payload = encode_wire(hall, WireBatch(10**19, 10**19, b"x" * budget))
+    publish = 1 + 4 + 2 + len(topic.encode()) + 2 + 1 + len(payload)
+    assert publish <= min(256 * 1024 + 16 + len(topic.encode()),
+                          broker_max if broker_max is not None else 10**9)
+    assert len(payload) <= 256 * 1024
