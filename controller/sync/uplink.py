@@ -120,6 +120,11 @@ class Uplink:
                         self.acked = last_seq
                         self._dirty.set()
                 while len(inflight) < self.max_inflight and (batch := ahead.take()) is not None:
+                    if max_bytes is not None and len(batch.events) > max_bytes:
+                        # Only an event bigger than the budget on its own gets here: the
+                        # broker will drop the link for it, again and again. Say why.
+                        logger.error("event_larger_than_broker_allows", seq=batch.first_seq,
+                                     bytes=len(batch.events), budget=max_bytes)
                     task = asyncio.ensure_future(publish(self.encode(batch)))
                     task.add_done_callback(moved)
                     inflight.append((batch.last_seq, task))

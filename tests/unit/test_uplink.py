@@ -308,3 +308,25 @@ def test_a_batch_within_the_budget_fits_the_broker(hall: str, topic: str,
     assert publish <= min(256 * 1024 + 16 + len(topic.encode()),
                           broker_max if broker_max is not None else 10**9)
     assert len(payload) <= 256 * 1024
+
+
+async def test_an_event_bigger_than_the_budget_goes_alone_and_says_why(
+        store: tuple[EventLog, CountingCursors]) -> None:
+    """Nothing is skipped for being big: the event goes up alone (a broker that allows
+    it takes it), and the log names the seq an installer must look at."""
+    from structlog.testing import capture_logs
+
+    log, cursors = store
+    events = [Envelope(s, new_id(), 1_800_000_000.0 + s, "notice.posted",
+                       {"text": "长" * (900 if s == 3 else 10)}) for s in range(1, 6)]
+    await log.append(events, [])
+    broker = Broker()
+    broker.auto = True
+    up = uplink(log, cursors, batch_max=10)
+    with capture_logs() as logs:
+        task = asyncio.create_task(up.drain(broker.publish, 1000))
+        await until(lambda: up.acked == 5)
+        await stop(task)
+    assert [(p["first_seq"], p["last_seq"]) for p in broker.payloads] == [(1, 2), (3, 3), (4, 5)]
+    assert [(e["event"], e["seq"]) for e in logs if e["log_level"] == "error"] == [
+        ("event_larger_than_broker_allows", 3)]
