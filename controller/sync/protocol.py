@@ -54,7 +54,7 @@ class Topics:
 
 def event_json(e: Envelope) -> dict[str, Any]:
     """An event as the cloud receives it: no pseudonymous identifiers, epoch-ms time.
-    (The uplink has SQLite build the same object: `EventLog.read_wire_batches`.)"""
+    (The uplink has SQLite build the same object: `store/wire.py`.)"""
     return {"seq": e.seq, "id": e.id, "ts_ms": int(e.ts * 1000), "type": e.type,
             "data": public_data(e.data)}
 
@@ -87,9 +87,10 @@ def events_budget(hall_id: str, topic: str, batch_max_bytes: int,
     `[cloud].batch_max_bytes` and the broker's maximum packet size (MQTT 5 CONNACK,
     when it sends one): a broker disconnects a client that sends a bigger packet, and
     the same batch would be sent again after every reconnect."""
-    payload = batch_max_bytes
+    packet = batch_max_bytes
     if broker_max_packet is not None:
-        payload = min(payload, broker_max_packet - _PUBLISH_OVERHEAD - len(topic.encode()))
+        packet = min(packet, broker_max_packet)
+    payload = packet - _PUBLISH_OVERHEAD - len(topic.encode())
     return max(1, payload - len(_batch_head(hall_id)) - _BATCH_TAIL)
 
 

@@ -18,7 +18,9 @@ from typing import Protocol
 
 from controller.store.wire import WireBatch
 
-AHEAD = 20  # batches waiting at most: memory is bounded by this, not by the backlog
+# Batches waiting at most, as read: memory is bounded by AHEAD x batch_max_events events,
+# not by the backlog (a batch cut to the byte budget becomes several smaller ones).
+AHEAD = 20
 CHUNK = 10  # batches read per statement (store.wire): the GIL is taken back twice a chunk
 
 
@@ -43,7 +45,7 @@ class ReadAhead:
     order, `more` says new events were committed, `stop` ends the thread.
 
     The thread waits while more than AHEAD - CHUNK batches are queued, so the queue holds
-    at most AHEAD; it reads 1, 2, 4... batches at first so the first publish does not wait
+    at most AHEAD batches' worth of events; it reads 1, 2, 4... batches at first so the first publish does not wait
     for a whole chunk. A failed read is kept in `error` and wakes the loop; the session
     ends and the next one starts a new reader from the cursor."""
 
@@ -85,11 +87,15 @@ class ReadAhead:
             self._more = True
             self._cond.notify()
 
-    async def stop(self) -> None:
-        """Ends the thread (after the read it is in, if any) and waits for it."""
+    def halt(self) -> None:
+        """Tells the thread to end after the read it is in, if any; does not wait."""
         with self._cond:
             self._stopped = True
             self._cond.notify()
+
+    async def stop(self) -> None:
+        """Ends the thread and waits for it."""
+        self.halt()
         await asyncio.to_thread(self._thread.join)
 
     def _wake_loop(self) -> None:

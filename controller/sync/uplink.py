@@ -52,6 +52,7 @@ class Uplink:
         self.sent_batches = 0
         self._ahead: ReadAhead | None = None  # the session's reader, while one runs
         self._dirty = asyncio.Event()
+        self._receipt_moved = asyncio.Event()
 
     def notify(self, _: list[Envelope] | None = None) -> None:
         """New events were committed (a writer subscriber)."""
@@ -70,6 +71,7 @@ class Uplink:
         if seq > self.received:
             await self.cursors.advance(self.link + ".receipt", seq)
             self.received = seq
+            self._receipt_moved.set()
 
     @property
     def restart_point(self) -> int:
@@ -132,6 +134,7 @@ class Uplink:
                     self.sent_batches += 1
                 await progress.wait()
         finally:
+            ahead.halt()  # first: a second cancel during the awaits below cannot leave it
             self._ahead = None
             pending: list[asyncio.Future[Any]] = [*helpers, *(t for _, t in inflight)]
             for future in pending:
@@ -141,25 +144,29 @@ class Uplink:
             await self.cursors.advance(self.link, self.acked)
 
     async def _watch_receipts(self, resend: Callable[[], None]) -> None:
-        """With receipts, within a session: a receipt that stays behind the broker's
-        cursor for `receipt_wait_s` while the broker acknowledged more means the broker
-        lost events after its PUBACK (the receiver holds everything after the gap). The
-        drain then sends again from the receipt cursor, without waiting for a reconnect;
-        the wait doubles (to RESEND_WAIT_MAX_S) while the receipt stays stuck, so a
-        receiver that is down costs a re-send now and then, not a stream of them."""
+        """With receipts, within a session: when a whole `receipt_wait_s` passes without
+        the receipt moving, while it stays below what the broker had acknowledged when
+        that wait began, the broker lost events after its PUBACK (the receiver holds
+        everything after the gap). The drain then sends again from the receipt cursor,
+        without waiting for a reconnect. The wait doubles (to RESEND_WAIT_MAX_S) while
+        the receipt stays stuck, so a receiver that is down costs a re-send now and then,
+        and is back to `receipt_wait_s` the moment the receipt moves."""
         wait = self.receipt_wait_s
-        seen = self.received
         while True:
-            await asyncio.sleep(wait)
-            if self.received != seen or self.received >= self.acked:
-                seen = self.received
+            acked_before = self.acked  # a receipt has had the whole wait to cover this
+            self._receipt_moved.clear()
+            try:
+                async with asyncio.timeout(wait):
+                    await self._receipt_moved.wait()
+            except TimeoutError:
+                if self.received < acked_before:
+                    self.resends += 1
+                    logger.warning("receipts_stuck_resending", receipt=self.received,
+                                   acked=self.acked, waited_s=round(wait, 1))
+                    resend()
+                    wait = min(2 * wait, max(self.receipt_wait_s, RESEND_WAIT_MAX_S))
+            else:
                 wait = self.receipt_wait_s
-                continue
-            self.resends += 1
-            logger.warning("receipts_stuck_resending", receipt=self.received, acked=self.acked,
-                        waited_s=round(wait, 1))
-            resend()
-            wait = min(2 * wait, max(self.receipt_wait_s, RESEND_WAIT_MAX_S))
 
     async def _save_cursor(self) -> None:
         """Writes the acknowledged cursor behind the drain, at most every CURSOR_EVERY_S,
