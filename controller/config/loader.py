@@ -397,6 +397,7 @@ def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
         topic_prefix=r.str("topic_prefix", "hall"),
         batch_max_events=r.int("batch_max_events", 200, 1, 5000),
         batch_max_bytes=r.int("batch_max_bytes", 256 * 1024, 4096, 256 * 1024 * 1024),
+        batch_linger_ms=r.int("batch_linger_ms", 50, 0, 5000),
         max_inflight=r.int("max_inflight", 8, 1, 10),
         session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
         receipts=r.bool("receipts", False),

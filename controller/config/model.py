@@ -141,6 +141,7 @@ class CloudConfig:
     topic_prefix: str = "hall"
     batch_max_events: int = 200
     batch_max_bytes: int = 256 * 1024  # a batch's PUBLISH at most (and the broker's limit)
+    batch_linger_ms: int = 50  # new events gather this long into one batch
     max_inflight: int = 8
     session_expiry_s: int = 7 * 24 * 3600
     receipts: bool = False  # the cloud confirms stored events on .../receipts

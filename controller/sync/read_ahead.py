@@ -46,15 +46,20 @@ class ReadAhead:
 
     The thread waits while more than AHEAD - CHUNK batches are queued, so the queue holds
     at most AHEAD batches' worth of events; it reads 1, 2, 4... batches at first so the first publish does not wait
-    for a whole chunk. A failed read is kept in `error` and wakes the loop; the session
-    ends and the next one starts a new reader from the cursor."""
+    for a whole chunk. Once it has found the end of the log, it waits `linger_s` after
+    the next commit is announced before reading, so the events of those moments go up as
+    one batch (batching by time; a backlog is read without waiting). A failed read is
+    kept in `error` and wakes the loop; the session ends and the next one starts a new
+    reader from the cursor."""
 
     def __init__(self, source: WireSource, after: int, limit: int,
-                 on_ready: Callable[[], None], max_bytes: int | None = None) -> None:
+                 on_ready: Callable[[], None], max_bytes: int | None = None,
+                 linger_s: float = 0.0) -> None:
         self.error: BaseException | None = None
         self._source = source
         self._limit = limit
         self._max_bytes = max_bytes  # the events of one batch, in bytes, at most
+        self._linger = linger_s  # after finding the end, how long new events may gather
         self._on_ready = on_ready
         self._loop = asyncio.get_running_loop()
         self._ready: deque[WireBatch] = deque()
@@ -117,17 +122,22 @@ class ReadAhead:
 
     def _read_loop(self, reader: BatchReader, after: int) -> None:
         count = 1
+        idle = False  # the last read found the end of the log
         while True:
             with self._cond:
                 while not self._stopped and (len(self._ready) > AHEAD - CHUNK
                                              or not self._more):
                     self._cond.wait()
+                if idle and self._linger > 0:
+                    # Batching by time: the commits of the next moments join this batch.
+                    self._cond.wait_for(lambda: self._stopped, timeout=self._linger)
                 if self._stopped:
                     return
                 # Cleared before the read: a commit during it sets it again.
                 self._more = False
             batches = reader.read(after, self._limit, count, self._max_bytes)
-            if not batches:
+            idle = not batches
+            if idle:
                 continue  # the end of the log: wait for `more`
             with self._cond:
                 self._more = True  # not at the end yet: go on reading

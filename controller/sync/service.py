@@ -40,7 +40,8 @@ class MqttSync:
         self.uplink = Uplink(LINK, event_log, cursors,
                              lambda batch: encode_wire(cfg.hall_id, batch),
                              cfg.cloud.batch_max_events, cfg.cloud.max_inflight,
-                             cfg.cloud.receipts, cfg.cloud.receipt_wait_s)
+                             cfg.cloud.receipts, cfg.cloud.receipt_wait_s,
+                             cfg.cloud.batch_linger_ms / 1000)
         self.downlink = downlink
         writer.subscribe(self.uplink.notify)
         self.logic = ReconnectLogic(LINK, self._session)

@@ -36,10 +36,11 @@ class Uplink:
 
     def __init__(self, link: str, log: WireSource, cursors: CursorStore, encode: Encode,
                  batch_max: int = 200, max_inflight: int = 8, receipts: bool = False,
-                 receipt_wait_s: float = 30.0) -> None:
+                 receipt_wait_s: float = 30.0, linger_s: float = 0.0) -> None:
         self.link = link
         self.receipts = receipts
         self.receipt_wait_s = receipt_wait_s
+        self.linger_s = linger_s  # batching by time: see ReadAhead
         self.resends = 0  # times the receipt stuck behind the broker's cursor: sent again
         self.received = 0  # the receiver-confirmed cursor, when receipts are on
         self.highest_sent = 0  # the highest seq handed to the broker by this process
@@ -100,7 +101,7 @@ class Uplink:
 
         # Batches re-sent below the broker cursor are acknowledged again without moving it.
         ahead = self._ahead = ReadAhead(self.log, self.restart_point, self.batch_max, moved,
-                                        max_bytes)
+                                        max_bytes, self.linger_s)
         helpers = [asyncio.ensure_future(self._save_cursor())]
         if self.receipts:
             helpers.append(asyncio.ensure_future(self._watch_receipts(resend)))
@@ -114,7 +115,8 @@ class Uplink:
                     rewind = False
                     await ahead.stop()
                     ahead = self._ahead = ReadAhead(self.log, self.restart_point,
-                                                    self.batch_max, moved, max_bytes)
+                                                    self.batch_max, moved, max_bytes,
+                                                    self.linger_s)
                 while inflight and inflight[0][1].done():
                     last_seq, task = inflight.popleft()
                     task.result()  # a failed publish raises: the session ends

@@ -88,7 +88,7 @@ def test_defaults_of_a_minimal_file() -> None:
     w = cfg.windows[1]
     assert (w.name, w.post, w.weights) == ("1号窗口", Post.INTAKE, {"A": 1})
     assert (cfg.cloud.receipts, cfg.cloud.receipt_wait_s) == (False, 30.0)
-    assert cfg.cloud.batch_max_bytes == 256 * 1024
+    assert (cfg.cloud.batch_max_bytes, cfg.cloud.batch_linger_ms) == (256 * 1024, 50)
 
 
 def test_optional_hall_keys() -> None:
@@ -213,6 +213,8 @@ def _set(section: str, name: str, value: Any, index: int | None = None) -> Edit:
          "positive"),
         (lambda r: r.setdefault("cloud", {}).update(batch_max_bytes=1000),
          "cloud.batch_max_bytes", "between 4096"),
+        (lambda r: r.setdefault("cloud", {}).update(batch_linger_ms=-1),
+         "cloud.batch_linger_ms", "between 0 and 5000"),
         (lambda r: r.setdefault("cloud", {}).update(receipt_wait_s="30"),
          "cloud.receipt_wait_s", "a number"),
     ],

@@ -241,3 +241,36 @@ def test_batches_are_cut_to_the_byte_budget_and_lose_nothing(
         alone = batch.first_seq == batch.last_seq
         assert alone or len(batch.events) <= max_bytes
         assert batch.events == wire(events[batch.first_seq - 1:batch.last_seq])
+
+
+async def test_after_the_end_new_events_gather_for_the_linger_into_one_batch(
+        log: EventLog) -> None:
+    """Batching by time: once the reader has found the end, the first announced commit
+    waits `linger_s` before the read, so what is committed meanwhile goes in the same
+    batch. A backlog is not held back (the first read happens at once)."""
+    await log.append(envelopes(1, 3), [])
+    ready = asyncio.Event()
+    ahead = ReadAhead(Source(log.path), 0, 100, ready.set, linger_s=0.3)
+    try:
+        first = await take_all(ahead, ready, 3, [])
+        await asyncio.sleep(0.05)  # it has read again and found the end
+        for seq in (4, 5, 6):
+            await log.append(envelopes(seq, 1), [])
+            ahead.more()
+            await asyncio.sleep(0.05)
+        later = await take_all(ahead, ready, 6, [])
+    finally:
+        await ahead.stop()
+    assert [(b.first_seq, b.last_seq) for b in first + later] == [(1, 3), (4, 6)]
+
+
+async def test_stop_cuts_a_linger_short(log: EventLog) -> None:
+    ready = asyncio.Event()
+    ahead = ReadAhead(Source(log.path), 0, 100, ready.set, linger_s=30)
+    await asyncio.sleep(0.05)  # an empty log: it found the end
+    await log.append(envelopes(1, 1), [])
+    ahead.more()
+    await asyncio.sleep(0.05)  # lingering now
+    async with asyncio.timeout(5):
+        await ahead.stop()
+    assert ahead.queued == 0
