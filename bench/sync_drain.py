@@ -135,7 +135,8 @@ async def run_uplink(port: int, data_dir: Path, count: int, batch: int, inflight
         sizes[id(payload)] = batch.last_seq - batch.first_seq + 1
         return payload
 
-    uplink = Uplink("bench", source or log, cursors, encode, batch, inflight)
+    uplink = Uplink("bench", source or log, cursors, encode, batch, inflight,
+                    linger_s=CloudConfig().batch_linger_ms / 1000)  # as the daemon's
     if trace:
         tracemalloc.start()
     try:
