@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -130,7 +131,9 @@ class ReadAhead:
                     self._cond.wait()
                 if idle and self._linger > 0:
                     # Batching by time: the commits of the next moments join this batch.
-                    self._cond.wait_for(lambda: self._stopped, timeout=self._linger)
+                    until = time.monotonic() + self._linger
+                    while not self._stopped and (left := until - time.monotonic()) > 0:
+                        self._cond.wait(left)
                 if self._stopped:
                     return
                 # Cleared before the read: a commit during it sets it again.
