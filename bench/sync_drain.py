@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.config.model import CloudConfig  # noqa: E402
 from controller.store.eventlog import Envelope, EventLog  # noqa: E402
-from controller.store.wire import WireBatch  # noqa: E402
 from controller.store.ids import new_id  # noqa: E402
+from controller.store.wire import WireBatch  # noqa: E402
 from controller.sync.cursor import CursorStore  # noqa: E402
 from controller.sync.mqtt_client import Client  # noqa: E402
 from controller.sync.protocol import encode_wire, events_budget  # noqa: E402

@@ -61,8 +61,8 @@ def event_json(e: Envelope) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=16)
 def _batch_head(hall_id: str) -> bytes:
-    return ('{"v":%d,"hall_id":%s,"first_seq":'
-            % (PROTOCOL_VERSION, json.dumps(hall_id, ensure_ascii=False))).encode()
+    hall = json.dumps(hall_id, ensure_ascii=False)
+    return f'{{"v":{PROTOCOL_VERSION},"hall_id":{hall},"first_seq":'.encode()
 
 
 def encode_wire(hall_id: str, batch: WireBatch) -> bytes:

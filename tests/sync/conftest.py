@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
 from tests.broker import Broker
-from tests.conftest import Api, make_tokens, running_hall
+from tests.conftest import Api, free_port, make_tokens, running_hall
 
 
 @pytest.fixture
@@ -67,3 +68,18 @@ async def synced_hall(tmp_path: Path, demo_cfg: HallConfig, broker: Broker
     async with running_hall(cloud_cfg(demo_cfg, broker.url), data_dir,
                             make_tokens(data_dir)) as api:
         yield api
+
+
+SECRET = b"shared-review-secret"  # the review system's HMAC key in the HTTP-only tests
+
+
+@pytest.fixture
+async def review_cloud() -> AsyncIterator[tuple[CloudSim, str]]:
+    """The reference cloud's review endpoint alone, over real HTTP (no MQTT)."""
+    sim = CloudSim(None, SECRET, timeout_hold_s=1.5)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield sim, f"http://127.0.0.1:{port}"
+    await runner.cleanup()

@@ -21,8 +21,7 @@ from controller.store.eventlog import DB_NAME
 from controller.store.sealed import SealedIdentities
 from controller.sync import review_uplink
 from tests.conftest import Api, make_tokens, running_hall
-from tests.sync.conftest import wait_until
-from tests.sync.test_review_uplink import SECRET, review_cloud  # noqa: F401 (a fixture)
+from tests.sync.conftest import SECRET, wait_until
 from tests.unit.test_protocol_schemas import check
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,25 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from controller.cloudsim.server import CloudSim
 from controller.config import HallConfig
-from tests.conftest import Api, free_port, make_tokens, running_hall
-from tests.sync.conftest import wait_until
-
-SECRET = b"shared-review-secret"
-
-
-@pytest.fixture
-async def review_cloud() -> AsyncIterator[tuple[CloudSim, str]]:
-    sim = CloudSim(None, SECRET, timeout_hold_s=1.5)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield sim, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+from tests.conftest import Api, make_tokens, running_hall
+from tests.sync.conftest import SECRET, wait_until
 
 
 @pytest.fixture

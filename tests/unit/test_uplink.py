@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.store.eventlog import Envelope, EventLog
-from controller.store.wire import WireBatch
 from controller.store.ids import new_id
+from controller.store.wire import WireBatch
 from controller.sync import uplink as uplink_module
 from controller.sync.cursor import CursorStore
 from controller.sync.protocol import PROTOCOL_VERSION, encode_wire, events_budget
