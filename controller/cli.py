@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     add_replay_parsers(sub)
     from controller.devices.cli import add_parsers as add_device_parsers
     add_device_parsers(sub)  # hallctl devices, hallctl simulate
+    from controller.sync.cli import add_parsers as add_sync_parsers
+    add_sync_parsers(sub)  # hallctl sync
     return p
 
 
@@ -224,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             from controller.devices.cli import run as run_devices_cli
 
             return run_devices_cli(args)
+        if args.command == "sync":
+            from controller.sync.cli import cmd_sync
+
+            return cmd_sync(args)
         if args.command in ("replay", "export"):
             from controller.replay.cli import run as run_replay_cli
 
