@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +34,9 @@ def add_parsers(sub: Any) -> None:
                       help=f"a supervisor or admin token (default: ${TOKEN_ENV}); "
                            "`hallctl token create --role supervisor` makes one")
     sync.add_argument("--json", action="store_true", help="print the raw JSON")
+    sync.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                      help="wait up to this long for every configured link to be up "
+                           "(after an install: the exit status says whether it came up)")
 
 
 def _get(url: str, token: str) -> Any:
@@ -71,8 +75,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         cfg = load_config(args.config or DEFAULT_CONFIG)
         url = f"http://{cfg.listen or '127.0.0.1:8080'}"
     base = url.rstrip("/")
+    deadline = time.monotonic() + max(0.0, args.wait)
     try:
-        status = _get(base + "/api/sync", token)
+        while True:
+            status = _get(base + "/api/sync", token)
+            if not _down(status["links"]) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         letters = _get(base + "/api/sync/dead-letters", token)
     except urllib.error.HTTPError as exc:
         print(f"hallctl: {base}/api/sync answered {exc.code}"
@@ -88,5 +97,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=2))
     else:
         print(format_links(links, len(letters["dead_letters"])))
-    down = [x for x in links if x["state"] != "not_configured" and not x["connected"]]
-    return 1 if down else 0
+    return 1 if _down(links) else 0
+
+
+def _down(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [x for x in links if x["state"] != "not_configured" and not x["connected"]]

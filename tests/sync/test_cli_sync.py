@@ -56,7 +56,15 @@ async def test_hallctl_sync_says_whether_the_links_are_up_and_why_not(
 
     assert await hallctl("--url", synced_hall.base, "--token", synced_hall.tokens.kiosk) == 1
     assert "supervisor" in capsys.readouterr().err
+
+    # After an install: wait for the link to come up, and say so in the exit status.
+    waiting = asyncio.create_task(hallctl("--url", synced_hall.base, "--wait", "30"))
+    await asyncio.sleep(1.0)
+    assert not waiting.done()  # the broker is still away
+    broker.start()
+    assert await waiting == 0
+    assert table(capsys.readouterr().out)[1].split()[:2] == ["mqtt", "connected"]
+
     monkeypatch.delenv("HALL_TOKEN")
     assert await hallctl("--url", synced_hall.base) == 2
     assert "token" in capsys.readouterr().err
-    broker.start()
