@@ -4,8 +4,8 @@ Why a command and not only the dashboard: installing a hall means checking, from
 next to the box, that the MQTT link and the review system answer with the certificates and
 passwords just put in place, and why not when they do not. It reads `GET /api/sync` (and
 the dead letters) with a supervisor token, prints one line per link, and says in its exit
-status whether every configured link is up: 0 yes, 1 no (or the daemon does not answer),
-2 no token.
+status whether every configured link is up: 0 yes, 1 no (or the daemon does not answer
+sensibly), 2 no token (or, as for every hallctl command, a hall file with an error).
 """
 
 from __future__ import annotations
@@ -39,10 +39,41 @@ def add_parsers(sub: Any) -> None:
                            "(after an install: the exit status says whether it came up)")
 
 
-def _get(url: str, token: str) -> Any:
+class Unreadable(Exception):
+    """The daemon's answer, or its absence, in one line for the engineer. `final`: waiting
+    will not help (the token is refused)."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def _get(url: str, token: str, timeout: float) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=5) as resp:
-        return json.loads(resp.read().decode("utf-8"))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        refused = exc.code in (401, 403)
+        hint = ": is the token a supervisor's?" if refused else ""
+        raise Unreadable(f"{url} answered {exc.code}{hint}", final=refused) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise Unreadable(f"cannot read {url}: {exc}") from exc
+
+
+def _links(status: Any) -> list[dict[str, Any]]:
+    """The links of a GET /api/sync answer, checked enough to print them."""
+    try:
+        links = list(status["links"])
+        for link in links:
+            age = link.get("oldest_unsent_age_s")
+            if not (isinstance(link["link"], str) and isinstance(link["state"], str)
+                    and isinstance(link["backlog"], int)
+                    and (age is None or isinstance(age, int | float))):
+                raise TypeError(f"a link of an unexpected shape: {link!r:.200}")
+        return links
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Unreadable(f"not the answer of a hall daemon's /api/sync: {exc}") from exc
 
 
 def format_links(links: list[dict[str, Any]], parked: int) -> str:
@@ -73,32 +104,38 @@ def cmd_sync(args: argparse.Namespace) -> int:
         from controller.config import DEFAULT_CONFIG, load_config
 
         cfg = load_config(args.config or DEFAULT_CONFIG)
-        url = f"http://{cfg.listen or '127.0.0.1:8080'}"
+        host, _, port = (cfg.listen or "127.0.0.1:8080").rpartition(":")
+        # A daemon listening on every address is reached on this machine's own.
+        host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+        url = f"http://{host}:{port}"
     base = url.rstrip("/")
     deadline = time.monotonic() + max(0.0, args.wait)
-    try:
-        while True:
-            status = _get(base + "/api/sync", token)
-            if not _down(status["links"]) or time.monotonic() >= deadline:
-                break
-            time.sleep(0.5)
-        letters = _get(base + "/api/sync/dead-letters", token)
-    except urllib.error.HTTPError as exc:
-        print(f"hallctl: {base}/api/sync answered {exc.code}"
-              + (": is the token a supervisor's?" if exc.code in (401, 403) else ""),
-              file=sys.stderr)
-        return 1
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"hallctl: cannot read {base}/api/sync: {exc}", file=sys.stderr)
-        return 1
-    links = status["links"]
+    while True:
+        # Until the deadline, a daemon that does not answer yet (it may be restarting
+        # after the install) or a link that is not up yet is waited for.
+        left = deadline - time.monotonic()
+        try:
+            links = _links(status := _get(base + "/api/sync", token, max(0.5, min(5.0, left))))
+            parked = _get(base + "/api/sync/dead-letters", token, 5.0)["dead_letters"]
+            len(parked)
+        except (Unreadable, KeyError, TypeError) as exc:
+            if left > 0 and not (isinstance(exc, Unreadable) and exc.final):
+                time.sleep(min(0.5, left))
+                continue
+            print(f"hallctl: {exc}", file=sys.stderr)
+            return 1
+        if not _down(links) or left <= 0:
+            break
+        time.sleep(min(0.5, left))
     if args.json:
-        print(json.dumps({**status, "dead_letters": letters["dead_letters"]},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({**status, "dead_letters": parked}, ensure_ascii=False, indent=2))
     else:
-        print(format_links(links, len(letters["dead_letters"])))
+        print(format_links(links, len(parked)))
     return 1 if _down(links) else 0
 
 
 def _down(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [x for x in links if x["state"] != "not_configured" and not x["connected"]]
+    """Configured links that are not up; a review link that has had nothing to send yet
+    (`idle`) is not known to be down."""
+    return [x for x in links
+            if x["state"] not in ("not_configured", "idle") and not x.get("connected")]

@@ -213,10 +213,12 @@ class ReviewUplink:
         pending = [x for x in self.writer.state.evaluations.values()
                    if x.report is ReportState.PENDING]
         oldest = min((x.at for x in pending), default=None)
+        # Nothing tried yet (no report to send since the start): not known to be down.
+        idle = self.state is LinkState.DISCONNECTED and self.attempts == 0
         return {
             "link": LINK,
             "url": self.url,
-            "state": self.state.value,
+            "state": "idle" if idle else self.state.value,
             "connected": self.state is LinkState.CONNECTED,
             "cursor": await self.cursors.get(LINK),
             "backlog": len(pending),

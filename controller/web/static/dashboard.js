@@ -12,7 +12,7 @@ HC.addTexts({
   devices: ["设备状态", "Devices"], business: ["业务", "Service"], waiting_n: ["等候", "Waiting"],
   issued: ["今日取号", "Issued"], longest: ["最长等候", "Longest"], est: ["预计", "Est."], window: ["窗口", "Window"],
   state: ["状态", "State"], current: ["当前号码", "Current"], served: ["已办", "Served"],
-  min: ["{n}分钟", "{n} min"], connected: ["已连接", "connected"], disconnected: ["未连接", "disconnected"],
+  min: ["{n}分钟", "{n} min"], connected: ["已连接", "connected"], disconnected: ["未连接", "disconnected"], idle: ["待发送时连接", "idle (connects when a report is due)"],
   not_configured: ["未配置", "not configured"], backlog: ["待发送 {n}", "backlog {n}"],
   held: ["实名待报身份证号 {n} 个（加密保存）", "{n} ID numbers held sealed for reports"],
   no_devices: ["暂无设备接入", "No devices reported yet"], dev_online: ["在线", "online"],
@@ -138,7 +138,7 @@ function render() {
   // a wrong password...), and the ID numbers held for real-name reports, when any.
   $("sync").replaceChildren(...(d.sync ? d.sync.links : []).map(l => HC.el("tr", { "data-link": l.link, class: l.last_error && !l.connected ? "warn" : "" },
     HC.el("td", { text: l.link }),
-    HC.el("td", {}, HC.el("div", { text: l.state === "not_configured" ? HC.t("not_configured") : HC.t(l.connected ? "connected" : "disconnected") }),
+    HC.el("td", {}, HC.el("div", { text: l.state === "not_configured" || l.state === "idle" ? HC.t(l.state) : HC.t(l.connected ? "connected" : "disconnected") }),
       l.last_error && !l.connected ? HC.el("div", { class: "reason link-error", text: l.last_error }) : null,
       l.identities_held ? HC.el("div", { class: "reason", text: HC.t("held", { n: l.identities_held }) }) : null),
     HC.el("td", { class: "num", text: HC.t("backlog", { n: l.backlog }) }))));
