@@ -8,8 +8,7 @@ the same batch would go again after every reconnect: the hall would never sync a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -20,7 +19,7 @@ from controller.config import HallConfig
 from controller.sync.mqtt_client import Client
 from tests.broker import Broker
 from tests.conftest import make_tokens, running_hall
-from tests.sync.conftest import cloud_cfg, stop_task, wait_until
+from tests.sync.conftest import cloud_cfg, wait_until
 from tests.sync.load import morning, open_windows
 
 pytestmark = pytest.mark.timeout(120)
@@ -29,46 +28,37 @@ LIMIT = 6000  # bytes a packet may have: about twenty ticket events
 
 
 @pytest.fixture
-def small_broker(tmp_path: Path) -> Iterator[Broker]:
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """This module's broker (the conftest's `cloud` connects to it too)."""
     b = Broker(tmp_path / "broker", extra=f"max_packet_size {LIMIT}\n")
     b.start()
     yield b
     b.kill()
 
 
-@pytest.fixture
-async def small_cloud(small_broker: Broker) -> AsyncIterator[CloudSim]:
-    sim = CloudSim(small_broker.url, secret=b"test-secret", resend_s=1.0)
-    task = asyncio.create_task(sim.logic.run())
-    async with asyncio.timeout(10):
-        await sim._connected.wait()
-    yield sim
-    await stop_task(task, "the reference cloud's MQTT session")
-
-
-async def test_the_client_reads_the_brokers_limit(small_broker: Broker) -> None:
-    async with Client("127.0.0.1", small_broker.port,
+async def test_the_client_reads_the_brokers_limit(broker: Broker) -> None:
+    async with Client("127.0.0.1", broker.port,
                       protocol=aiomqtt.ProtocolVersion.V5) as client:
         assert client.max_packet_size == LIMIT
 
 
 async def test_batches_fit_the_brokers_maximum_packet_size(
-        tmp_path: Path, demo_cfg: HallConfig, small_broker: Broker,
-        small_cloud: CloudSim) -> None:
+        tmp_path: Path, demo_cfg: HallConfig, broker: Broker,
+        cloud: CloudSim) -> None:
     data_dir = tmp_path / "data"
-    async with running_hall(cloud_cfg(demo_cfg, small_broker.url), data_dir,
+    async with running_hall(cloud_cfg(demo_cfg, broker.url), data_dir,
                             make_tokens(data_dir)) as api:
         await open_windows(api)
         await morning(api, 120, concurrency=8)
         _, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
         last = int(body["last_seq"])
-        await wait_until(lambda: small_cloud.halls.get("demo-330100") is not None
-                         and small_cloud.halls["demo-330100"].contiguous >= last, 60,
+        await wait_until(lambda: cloud.halls.get("demo-330100") is not None
+                         and cloud.halls["demo-330100"].contiguous >= last, 60,
                          "every event through the small broker")
         _, body = await api.call("GET", "/api/sync", api.tokens.supervisor)
         link = body["links"][0]
         assert link["connects"] == 1, link  # never dropped for a packet too large
-        record = small_cloud.halls["demo-330100"]
+        record = cloud.halls["demo-330100"]
         batches = [b - a + 1 for a, b in record.batches]  # events in each batch
     assert [e["seq"] for e in record.applied] == list(range(1, last + 1))
     assert max(batches) < 200  # cut well below batch_max_events
