@@ -232,13 +232,15 @@ async def test_dashboard_panels_and_charts(browser: Any, daemon: Daemon) -> None
 async def test_a_link_that_is_down_shows_why(browser: Any, tmp_path: Path,
                                              demo_cfg: HallConfig) -> None:
     """A supervisor sees on the dashboard why the cloud link is down (here: no broker where
-    the hall file points), not only that it is."""
+    the hall file points), not only that it is; and a review link with nothing sent yet is
+    idle, not down."""
     import dataclasses
 
     from tests.conftest import free_port, make_tokens
 
     cfg = dataclasses.replace(demo_cfg, cloud=dataclasses.replace(
-        demo_cfg.cloud, mqtt_url=f"mqtt://127.0.0.1:{free_port()}"))
+        demo_cfg.cloud, mqtt_url=f"mqtt://127.0.0.1:{free_port()}",
+        evaluation_url=f"http://127.0.0.1:{free_port()}/evaluations"))
     d = Daemon(cfg, tmp_path / "data")
     d.tokens = make_tokens(d.data_dir)
     await d.start()
@@ -252,5 +254,9 @@ async def test_a_link_that_is_down_shows_why(browser: Any, tmp_path: Path,
         await row.locator(".link-error").wait_for(timeout=10_000)
         assert "Connection refused" in (await row.locator(".link-error").text_content() or "")
         assert await row.get_attribute("class") == "warn"
+        # The review link has had nothing to send: not known to be down.
+        review = dash.locator("#sync tr[data-link=haochaping]")
+        assert "待发送时连接" in (await review.text_content() or "")
+        assert await review.get_attribute("class") != "warn"
     finally:
         await d.stop()
