@@ -53,6 +53,20 @@ class Tokens:
     pad: dict[int, str] = field(default_factory=dict)
 
 
+def slot_holding_now(cfg: HallConfig) -> float:
+    """An appointment slot start whose check-in window holds the present and whose
+    business day is today's: the slot starts 5 minutes from now, or began 5 minutes ago
+    near the numbering reset, when a slot starting later would belong to the next
+    business day. Within two minutes of the reset the test is skipped."""
+    from controller.core.clock import business_day
+
+    now = time.time()
+    day = business_day(now, cfg.day)
+    if business_day(now + 120, cfg.day) != day:
+        pytest.skip("the business day turns over within two minutes")
+    return now + 300 if business_day(now + 300, cfg.day) == day else now - 300
+
+
 def make_tokens(data_dir: Path, clerk_windows: tuple[int, ...] = (1, 2)) -> Tokens:
     def make(role: str, window: int | None = None) -> str:
         return create_token(data_dir, role, window)[1]

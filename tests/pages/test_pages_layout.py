@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.conftest import slot_holding_now
 from tests.pages.conftest import DEVICES, Daemon, check_layout
 from tests.pages.test_morning import open_page, text_soon, wait_online
 
@@ -78,11 +79,14 @@ async def test_busy_wall_window_states_and_sign_in(browser: Any, daemon: Daemon)
 async def test_kiosk_check_in_and_a_low_rating(browser: Any, daemon: Daemon) -> None:
     t = daemon.tokens
     assert t is not None
-    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    # A slot of today's business day (ten minutes before the 03:00 reset, "in ten
+    # minutes" would be tomorrow's, and checking in to it today is refused).
+    start = dt.datetime.fromtimestamp(slot_holding_now(daemon.cfg),
+                                      dt.timezone(dt.timedelta(hours=8)))
     await post(daemon, "/api/appointments", t.supervisor, {
         "category": "A", "identity": "11010519491231002X",
-        "slot_start": (now + dt.timedelta(minutes=10)).isoformat(timespec="seconds"),
-        "slot_end": (now + dt.timedelta(minutes=40)).isoformat(timespec="seconds")})
+        "slot_start": start.isoformat(timespec="seconds"),
+        "slot_end": (start + dt.timedelta(minutes=30)).isoformat(timespec="seconds")})
 
     kiosk = await open_page(browser, daemon, "/kiosk", "kiosk")
     await kiosk.wait_for_selector("#setup:not([hidden])")

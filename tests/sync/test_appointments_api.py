@@ -27,7 +27,7 @@ from controller.core.clock import business_day
 from controller.core.engine import Outcome, execute
 from controller.core.identity import check_digit, id_checksum_ok, keyed_hash
 from controller.core.state import AppointmentStatus, HallState, TicketStatus
-from tests.conftest import Api
+from tests.conftest import Api, slot_holding_now
 
 CST = ZoneInfo("Asia/Shanghai")
 MIN = 60.0
@@ -53,15 +53,6 @@ def at(ts: float) -> str:
 
 def today(cfg: HallConfig, now: float | None = None) -> str:
     return business_day(time.time() if now is None else now, cfg.day)
-
-
-def slot_holding_now(cfg: HallConfig) -> float:
-    """A slot start whose check-in window holds the present and whose business day is
-    today's (the slot starts 5 minutes from now, or began 5 minutes ago near the reset)."""
-    now = time.time()
-    if today(cfg, now) != today(cfg, now + 2 * MIN):
-        pytest.skip("the business day turns over within two minutes")
-    return now + 5 * MIN if today(cfg, now + 5 * MIN) == today(cfg, now) else now - 5 * MIN
 
 
 async def book(api: Api, identity: str, start: float, minutes: float = 30.0,

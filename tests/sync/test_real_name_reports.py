@@ -159,7 +159,8 @@ async def test_a_ticket_never_rated_has_its_number_erased_after_the_retention_ti
 
 async def test_a_check_in_by_id_number_is_sealed_too(
         real_name_hall: Api, demo_cfg: HallConfig, tmp_path: Path) -> None:
-    from tests.sync.test_appointments_api import book, check_in, slot_holding_now
+    from tests.conftest import slot_holding_now
+    from tests.sync.test_appointments_api import book, check_in
 
     await book(real_name_hall, ID_NUMBER, slot_holding_now(demo_cfg))
     status, answer = await check_in(real_name_hall, identity=ID_NUMBER)
