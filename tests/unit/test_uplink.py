@@ -87,8 +87,13 @@ async def fill(log: EventLog, count: int) -> list[Envelope]:
 
 
 def uplink(log: EventLog, cursors: CursorStore, batch_max: int = 200,
-           max_inflight: int = 8) -> Uplink:
-    return Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max, max_inflight)
+           max_inflight: int = 8, receipt_wait_s: float | None = None) -> Uplink:
+    """The drain under test; with `receipt_wait_s`, receipts are on."""
+    if receipt_wait_s is None:
+        return Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max,
+                      max_inflight)
+    return Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), batch_max, max_inflight,
+                  receipts=True, receipt_wait_s=receipt_wait_s)
 
 
 async def until(condition: object, timeout: float = 10.0) -> None:
@@ -251,8 +256,7 @@ async def test_a_batch_lost_after_its_puback_is_sent_again_within_the_session(
         store: tuple[EventLog, CountingCursors]) -> None:
     log, cursors = store
     await fill(log, 100)
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
-                receipt_wait_s=0.05)
+    up = uplink(log, cursors, 10, 2, receipt_wait_s=0.05)
     receiver = Receiver(up, lose=1)
     task = asyncio.create_task(up.drain(receiver.publish))
     await until(lambda: up.received == 100)  # the receipt written, not only sent
@@ -267,8 +271,7 @@ async def test_a_receiver_that_never_confirms_costs_ever_rarer_resends(
         store: tuple[EventLog, CountingCursors]) -> None:
     log, cursors = store
     await fill(log, 20)
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
-                receipt_wait_s=0.04)
+    up = uplink(log, cursors, 10, 2, receipt_wait_s=0.04)
     receiver = Receiver(up, confirms=False)
     task = asyncio.create_task(up.drain(receiver.publish))
     # Re-sends after 0.04, 0.12 and 0.28 s (the waits double); the next would be at 0.6 s.
@@ -303,8 +306,7 @@ async def test_a_receipt_on_its_way_is_not_taken_for_a_loss(
     that comes between the two must not re-send: only what was acknowledged before a
     whole wait began counts as overdue."""
     log, cursors = store
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
-                receipt_wait_s=0.1)
+    up = uplink(log, cursors, 10, 2, receipt_wait_s=0.1)
     receiver = Receiver(up, confirms=False)
     pending: set[asyncio.Task[None]] = set()
 
@@ -337,8 +339,7 @@ async def test_the_wait_is_short_again_as_soon_as_the_receipt_moves(
     right then is sent again after about two short waits, not after the long one."""
     log, cursors = store
     await fill(log, 10)
-    up = Uplink("t", log, cursors, lambda b: encode_wire(HALL, b), 10, 2, receipts=True,
-                receipt_wait_s=0.05)
+    up = uplink(log, cursors, 10, 2, receipt_wait_s=0.05)
     receiver = Receiver(up, confirms=False)
     task = asyncio.create_task(up.drain(receiver.publish))
     await until(lambda: up.resends == 5)  # waits of 0.05 ... 0.8 s: the next is 1.6 s
