@@ -20,7 +20,7 @@ import aiosqlite
 
 from controller.core.events import PRIVATE_KEYS
 from controller.store.schema import PRAGMAS, open_sync
-from controller.store.wire import WireBatch, WireReader, read_wire_chunk
+from controller.store.wire import WireBatch, WireReader
 
 DB_NAME = "hall.sqlite3"
 T = TypeVar("T")
@@ -106,9 +106,9 @@ class ThreadConnection:
     """Plain sqlite3 on one thread of its own, for work that is many statements: each
     call is one thread hand-off, where aiosqlite makes one per statement.
 
-    Two are used: the writer's (a group commit is BEGIN, both inserts, COMMIT in one
-    call: measured in bench/ticket_issue.py; only the single writer task uses it) and
-    `read_wire_batches`'s, for one-off reads of wire batches."""
+    The writer's (a group commit is BEGIN, both inserts, COMMIT in one call: measured in
+    bench/ticket_issue.py; only the single writer task uses it), and the sealed
+    identities' (store/sealed.py)."""
 
     def __init__(self, path: Path) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
@@ -166,7 +166,6 @@ class EventLog:
         self.path = path
         self._writer = writer
         self._reader = reader
-        self._wire: ThreadConnection | None = None  # the uplink's, opened when first used
 
     @classmethod
     async def open(cls, data_dir: Path, max_size_mb: int | None = None) -> EventLog:
@@ -182,8 +181,6 @@ class EventLog:
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
-        if self._wire is not None:
-            await self._wire.close()
 
     async def append(self, events: Sequence[Envelope], answers: Sequence[IdempotencyRow]) -> None:
         """Commit one group: every event and idempotency answer, or none of them."""
@@ -221,13 +218,15 @@ class EventLog:
     async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
         """Up to `count` batches of up to `limit` events each, the events after `after`
         as the cloud receives them (`store.wire`); empty when there is nothing after
-        `after`. For one-off reads: the uplink reads on a thread of its own
-        (`open_wire_reader`)."""
-        if self._wire is None:
-            wire = ThreadConnection(self.path)
-            await wire.open()
-            self._wire = wire
-        return await self._wire.run(lambda conn: read_wire_chunk(conn, after, limit, count))
+        `after`. For one-off reads (tests, the bench): the uplink keeps a reader on a
+        thread of its own (`open_wire_reader`)."""
+        def once() -> list[WireBatch]:
+            reader = WireReader(self.path)
+            try:
+                return reader.read(after, limit, count)
+            finally:
+                reader.close()
+        return await asyncio.to_thread(once)
 
     def open_wire_reader(self) -> WireReader:
         """A blocking reader of wire batches with a connection of its own, for the thread
