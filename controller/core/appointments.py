@@ -15,6 +15,7 @@ from controller.core import events as ev
 from controller.core.clock import business_day, local
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import scrub
 from controller.core.state import Appointment, AppointmentStatus, HallState
 
 DAY_S = 24 * 3600.0
@@ -62,7 +63,7 @@ def cancel(state: HallState, cfg: HallConfig, cmd: c.CancelAppointment, now: flo
         raise Refusal("appointment_not_booked", f"the appointment is {a.status.value}")
     data: dict[str, object] = {"appointment_id": a.id}
     if cmd.reason:
-        data["reason"] = cmd.reason
+        data["reason"] = scrub(cmd.reason)  # the event goes up and out on the stream
     return [Event(ev.APPOINTMENT_CANCELLED, data)]
 
 

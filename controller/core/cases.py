@@ -26,6 +26,7 @@ from controller.core import commands as c
 from controller.core.engine import _issue, register_command, register_tick
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import scrub
 from controller.core.state import HallState, TicketStatus, register_event
 from controller.core.workdays import due, today
 
@@ -136,7 +137,7 @@ def _note(note: str | None) -> str | None:
     note = note.strip()
     if len(note) > 500:
         raise invalid("note_too_long", "a note has at most 500 characters")
-    return note or None
+    return scrub(note) or None
 
 
 def _accept(state: HallState, cfg: HallConfig, cmd: AcceptCase, now: float) -> list[Event]:

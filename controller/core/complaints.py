@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config.model import HallConfig
-from controller.core import cases, evaluations
+from controller.core import cases
 from controller.core.cases import by
 from controller.core.commands import ModuleCommand
 from controller.core.engine import register_command, register_tick
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import scrub
 from controller.core.state import HallState, register_event
 from controller.core.workdays import due, past, today
 
@@ -92,7 +93,7 @@ def _text(value: str, what: str) -> str:
         raise invalid(f"{what}_required", f"give the {what}")
     if len(value) > MAX_TEXT:
         raise invalid(f"{what}_too_long", f"the {what} has at most {MAX_TEXT} characters")
-    return evaluations.scrub(value)
+    return scrub(value)
 
 
 def _register(state: HallState, cfg: HallConfig, cmd: RegisterComplaint, now: float

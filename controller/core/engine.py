@@ -21,7 +21,7 @@ from controller.core.clock import business_day, within_hours
 from controller.core.dispatch import choose
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
-from controller.core.identity import IdentityError, credit_code
+from controller.core.identity import IdentityError, credit_code, scrub
 from controller.core.state import HallState, Ticket, TicketStatus, WindowStatus, apply
 
 MAX_CODE_LEN = 50  # case numbers and item codes: up to 50 characters upstream
@@ -308,7 +308,7 @@ def _reason(reason: str) -> str:
         raise invalid("reason_required", "give a reason")
     if len(reason) > MAX_REASON_LEN:
         raise invalid("reason_too_long", f"a reason has at most {MAX_REASON_LEN} characters")
-    return reason
+    return scrub(reason)  # public: on the window's screen, the stream and the cloud
 
 
 def _transfer(state: HallState, cfg: HallConfig, cmd: c.Transfer, now: float) -> list[Event]:

@@ -7,32 +7,18 @@ never passed through (the national data set counts the other way round). A ratin
 
 from __future__ import annotations
 
-import re
-
 from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core import events as ev
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import scrub
 from controller.core.state import HallState, ReportState, Ticket, TicketStatus
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})
 CHANNELS = ("pad", "keypad", "kiosk", "sms", "qr")
 MAX_COMMENT = 500
-_LONG_NUMBER = re.compile(r"\d[\d\s-]{5,}\d[\dXx]?")
-
-
-def scrub(comment: str) -> str:
-    """Masks long digit runs (a phone or ID number typed into a comment): kept as 1**********4."""
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[\s-]", "", match.group(0))
-        if len(digits) < 7:
-            return match.group(0)
-        return digits[0] + "*" * (len(digits) - 2) + digits[-1]
-    return _LONG_NUMBER.sub(mask, comment)
-
-
 def _ticket_for(state: HallState, cmd: c.Evaluate) -> Ticket:
     if cmd.pad_window is not None:
         last = state.window(cmd.pad_window).last_completed
@@ -113,8 +99,8 @@ def record_report(state: HallState, cmd: c.RecordReport) -> list[Event]:
     if e is None:
         raise not_found("evaluation", f"no evaluation {cmd.evaluation_id}")
     data: dict[str, object] = {"evaluation_id": e.id, "status": cmd.status}
-    if cmd.detail:
-        data["detail"] = cmd.detail[:200]
+    if cmd.detail:  # the upstream's answer, in the private column (`events.PRIVATE_KEYS`)
+        data["answer"] = cmd.detail[:200]
     kind = ev.EVALUATION_REPORTED if cmd.delivered else ev.EVALUATION_REPORT_PARKED
     return [Event(kind, data)]
 

@@ -82,10 +82,12 @@ ALL_TYPES = ALL_TYPES | frozenset({
 # Payload keys kept in the log but never on a public stream or page, nor sent up over MQTT
 # (stored in the event's private column): pseudonymous identifiers (per-person limits are
 # rebuilt from them) and free text people type (a complaint, a note, a citizen's comment,
-# the name of the staff member assigned), which may hold a name or a number. Supervisors
-# read them through the authenticated API; the review report reads the comment from the
-# state, not from the wire.
-PRIVATE_KEYS = frozenset({"identity_hash", "comment", "summary", "result", "note", "assignee"})
+# the name of the staff member assigned) or an upstream wrote (the review system's answer
+# to a refused report, which may quote the report back), which may hold a name or a
+# number. Supervisors read them through the authenticated API; the review report reads the
+# comment from the state, not from the wire.
+PRIVATE_KEYS = frozenset({"identity_hash", "comment", "summary", "result", "note", "assignee",
+                          "answer"})
 
 
 @dataclass(frozen=True, slots=True)

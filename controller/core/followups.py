@@ -22,6 +22,7 @@ from controller.core.cases import by
 from controller.core.engine import register_command
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
+from controller.core.identity import scrub
 from controller.core.state import HallState, register_event
 from controller.core.workdays import due, past
 
@@ -112,7 +113,7 @@ def _step(state: HallState, cfg: HallConfig, cmd: FollowUpStep, now: float) -> l
     if len(note) > MAX_NOTE:
         raise invalid("note_too_long", f"a note has at most {MAX_NOTE} characters")
     return [Event(FOLLOWUP_STEP, {
-        "followup_id": f.id, "step": cmd.step, "note": evaluations.scrub(note),
+        "followup_id": f.id, "step": cmd.step, "note": scrub(note),
         "by": by(cmd.actor, cmd.role, cmd.window),
         "late": past(f.deadlines[cmd.step], now, cfg.day),
     })]

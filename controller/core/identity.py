@@ -7,6 +7,7 @@ reversed by hashing every possible ID number (there are only about 10^11 of them
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import re
@@ -36,6 +37,8 @@ def normalize(raw: str) -> str:
     if _ID18.fullmatch(value):
         if not id_checksum_ok(value):
             raise IdentityError("ID number check digit is wrong")
+        if _birth_date(value) is None:
+            raise IdentityError("ID number's 7th-14th digits are not a birth date")
         return value
     if _PHONE.fullmatch(value):
         return value
@@ -71,7 +74,29 @@ def credit_code(raw: str) -> str:
                             "capital letters other than I, O, S, V, Z, the 3rd-8th digits")
     if credit_check_char(value[:17]) != value[17]:
         raise IdentityError("the unified social credit code's check character is wrong")
+    if looks_like_id_number(value):
+        # About one ID number in 31 also passes the credit code's check; kept as a company's
+        # code it would be shown, streamed and sent up in clear.
+        raise IdentityError("this is a resident ID number, not a unified social credit code")
     return value
+
+
+def looks_like_id_number(value: str) -> bool:
+    """An 18-character resident ID number: a real birth date in the 7th-14th characters and
+    the right check digit. A company's credit code almost never passes
+    this as well (it would need a date where the register code and organisation code meet)."""
+    return bool(_ID18.fullmatch(value)) and id_checksum_ok(value) and \
+        _birth_date(value) is not None
+
+
+def _birth_date(number: str) -> datetime.date | None:
+    """The 7th-14th digits as a date from 1800 on (GB 11643's own example was born in
+    1880), or None."""
+    try:
+        born = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+    return born if born.year >= 1800 else None
 
 
 def keyed_hash(key: bytes, raw: str) -> str:
@@ -84,9 +109,26 @@ def mask_id(number: str) -> str:
 
 
 def mask_name(name: str) -> str:
-    """张*三 / 李* : first and (for three or more characters) last kept."""
+    """张*三 / 李* / * : first and (for three or more characters) last kept; a name of one
+    character is all hidden."""
     if len(name) <= 1:
-        return name
+        return "*" * len(name)
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# Seven or more digits, possibly broken up by spaces, dashes, dots or brackets: how people
+# write a phone or an ID number into free text (139.1234.5678, 0571-8888 1234).
+_LONG_NUMBER = re.compile(r"\d(?:[\s\-.()·]*\d){6,}(?:[\s\-.·]*[Xx](?![A-Za-z]))?")
+
+
+def scrub(text: str) -> str:
+    """Free text people type (a comment, a note, a reason, an upstream's error answer) with
+    every long number in it masked, first and last digit kept: 1*********8. A name cannot be
+    told from other words, so free text is also kept off public streams where it can be
+    (`core.events.PRIVATE_KEYS`)."""
+    def mask(match: re.Match[str]) -> str:
+        chars = re.sub(r"[\s\-.()·]", "", match.group(0))
+        return chars[0] + "*" * (len(chars) - 2) + chars[-1]
+    return _LONG_NUMBER.sub(mask, text)

@@ -421,7 +421,7 @@ def _report(report: ReportState) -> Handler:
         e = state.evaluations[d["evaluation_id"]]
         e.report = report
         e.report_status = d.get("status")
-        e.report_detail = d.get("detail")
+        e.report_detail = d.get("answer", d.get("detail"))  # "detail": logs before 2026-11-27
     return handler
 
 

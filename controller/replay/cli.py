@@ -183,7 +183,7 @@ def _export_flow(args: argparse.Namespace) -> int:
     from controller.core.clock import business_day
     from controller.core.flow import FlowBuilder, csv_rows
     from controller.replay.sim import ReplayError
-    from controller.store.eventlog import DB_NAME
+    from controller.store.eventlog import DB_NAME, decode_data
 
     cfg = load_config(args.config or DEFAULT_CONFIG)
     try:
@@ -209,16 +209,17 @@ def _export_flow(args: argparse.Namespace) -> int:
         done = False
         while not done:
             rows = conn.execute(
-                "SELECT seq, ts, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, ts, type, data, private FROM events WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
                 (after, EXPORT_CHUNK)).fetchall()
             if not rows:
                 break
             batch = []
-            for seq, ts, kind, data in rows:
+            for seq, ts, kind, data, private in rows:
                 if business_day(ts, cfg.day) > stop:
                     done = True
                     break
-                batch.append((seq, ts, kind, json.loads(data)))
+                batch.append((seq, ts, kind, decode_data(data, private)))
             builder.feed(batch)
             after = rows[-1][0]
     except sqlite3.Error as exc:

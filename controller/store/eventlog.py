@@ -61,7 +61,8 @@ def encode_data(data: dict[str, Any]) -> tuple[str, str | None]:
             _json({k: v for k, v in data.items() if k in PRIVATE_KEYS}))
 
 
-def _decode(public: str, private: str | None) -> dict[str, Any]:
+def decode_data(public: str, private: str | None) -> dict[str, Any]:
+    """An event's payload from its two stored columns (`encode_data` split it)."""
     data: dict[str, Any] = json.loads(public)
     if private:
         data.update(json.loads(private))
@@ -213,7 +214,7 @@ class EventLog:
             (after, limit),
         ) as cur:
             rows = await cur.fetchall()
-        return [Envelope(r[0], r[1], r[2], r[3], _decode(r[4], r[5]), r[6]) for r in rows]
+        return [Envelope(r[0], r[1], r[2], r[3], decode_data(r[4], r[5]), r[6]) for r in rows]
 
     async def read_wire_batches(self, after: int, limit: int, count: int) -> list[WireBatch]:
         """Up to `count` batches of up to `limit` events each, the events after `after`

@@ -27,7 +27,7 @@ from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core import events as ev
 from controller.core.engine import Outcome
-from controller.core.evaluations import scrub
+from controller.core.identity import scrub
 from controller.core.state import Evaluation, HallState, ReportState
 from controller.store.eventlog import Envelope, EventLog
 from controller.store.sealed import Sealed, SealedIdentities

@@ -127,7 +127,8 @@ async def get_item(request: web.Request) -> web.Response:
 
 # ---- cases ---------------------------------------------------------------------------
 
-def case_view(cfg: HallConfig, case: cs.Case) -> dict[str, Any]:
+def case_view(cfg: HallConfig, case: cs.Case, notes: bool = True) -> dict[str, Any]:
+    """`notes`: the staff's notes in the history (free text, for staff only)."""
     return {
         "case_no": case.case_no,
         "item_code": case.item_code,
@@ -148,7 +149,8 @@ def case_view(cfg: HallConfig, case: cs.Case) -> dict[str, Any]:
         "window": case.window,
         "pickup_ticket_id": case.pickup_ticket,
         "picked_up_at": iso(case.finished_at, cfg.day),
-        "history": [{**h, "at": iso(h["at"], cfg.day)} for h in case.history],
+        "history": [{**{k: v for k, v in h.items() if notes or k != "note"},
+                     "at": iso(h["at"], cfg.day)} for h in case.history],
     }
 
 
@@ -193,13 +195,14 @@ async def list_cases(request: web.Request) -> web.Response:
 
 
 async def get_case(request: web.Request) -> web.Response:
-    """Any token: the kiosk shows a citizen where their case stands (no personal data)."""
+    """Any token: the kiosk shows a citizen where their case stands (no personal data: the
+    staff's notes only for the roles that handle cases)."""
     hall = _hall(request)
-    await hall.auth.require(request, ANY_ROLE)
+    who = await hall.auth.require(request, ANY_ROLE)
     case = cs.peek(hall.writer.state).cases.get(request.match_info["case_no"])
     if case is None:
         raise ApiError(404, "case_not_found", "no such case")
-    return json_response(case_view(hall.cfg, case))
+    return json_response(case_view(hall.cfg, case, notes=who.role in CASE_ROLES))
 
 
 def _case_action(action: str) -> Handler:

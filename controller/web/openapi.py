@@ -57,8 +57,12 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
             op["responses"]["503"] = _error_ref("the event log could not be written")
         paths.setdefault(route.path, {})[route.method.lower()] = op
     paths["/api/stream"] = {"get": {
-        "summary": "WebSocket: each committed event as it happens; ?after=SEQ replays first",
-        "responses": {"101": {"description": "switching to WebSocket"}},
+        "summary": "WebSocket: each committed event as it happens; ?after=SEQ replays first "
+                   "(that needs a supervisor's or an admin's token)",
+        "responses": {"101": {"description": "switching to WebSocket"},
+                      "400": _error_ref("after is not an integer"),
+                      "401": _error_ref("?after= without a token"),
+                      "403": _error_ref("?after= with a token of another role")},
     }}
     return {
         "openapi": "3.1.0",

@@ -1,8 +1,10 @@
 """The live event stream over WebSocket: each event as it commits, in order.
 
 `?after=SEQ` first sends what the client missed from the log, then follows live, with no
-gap and no duplicate between the two. Each client has a bounded queue: a client too slow
-to keep up is disconnected (it reconnects with `after=` and catches up from the log)
+gap and no duplicate between the two; it needs a supervisor's or an admin's token, as the
+log does (`GET /api/events`). Following live needs none: the pages on the hall's displays
+use it to know when to read the state again. Each client has a bounded queue: a client
+too slow to keep up is disconnected (it reconnects, with `after=` if it may read the log)
 rather than growing the daemon's memory without limit.
 """
 
@@ -16,6 +18,7 @@ from aiohttp import WSMsgType, web
 
 from controller.store.eventlog import Envelope
 from controller.web.api import HALL, MAX_SEQ, Hall, envelope_view
+from controller.web.auth import READ_ALL_ROLES
 from controller.web.errors import ApiError
 
 CLIENT_QUEUE = 2048
@@ -54,6 +57,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "bad_query", "after must be an integer") from None
     if after > MAX_SEQ:
         raise ApiError(400, "bad_query", f"after must be at most {MAX_SEQ}")
+    if after >= 0:
+        # The history is the log, read as `GET /api/events` reads it; the pages follow
+        # live with no token and ask the API for the state they show.
+        await hall.auth.require(request, READ_ALL_ROLES)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     queue: asyncio.Queue[list[Envelope] | None] = asyncio.Queue(CLIENT_QUEUE)

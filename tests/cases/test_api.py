@@ -224,3 +224,32 @@ async def test_complaints_from_console_to_closure(hall: Api) -> None:
                                                        "closed"]
     listed = await ok(api, "GET", "/api/complaints?status=open", t.supervisor)
     assert listed["complaints"] == []
+
+
+async def test_notes_and_reasons_people_type_are_scrubbed(hall: Api) -> None:
+    """Staff type free text (a case note, a pause reason); a phone or an ID number typed
+    into it is masked before it is stored, and the kiosk's view of a case has no notes."""
+    t = hall.tokens
+    await hall.issue("A")
+    await hall.window(1, "open", token=t.clerk[1])
+    await hall.window(1, "call-next", token=t.clerk[1])
+    case_no = "330100202611270199"
+    await ok(hall, "POST", "/api/cases", t.clerk[1], {"case_no": case_no,
+                                                      "item_code": INSTANT}, status=201)
+    await ok(hall, "POST", f"/api/cases/{case_no}/circulate", t.clerk[1],
+             {"note": "申请人回电 139 1234 5678, 身份证11010519491231002X"})
+    staff = await ok(hall, "GET", f"/api/cases/{case_no}", t.supervisor)
+    notes = [h["note"] for h in staff["history"] if "note" in h]
+    assert notes == ["申请人回电 1*********8, 身份证1****************X"]
+    kiosk = await ok(hall, "GET", f"/api/cases/{case_no}", t.kiosk)
+    assert kiosk["status"] == "circulating"
+    assert all("note" not in h for h in kiosk["history"])
+    await hall.window(1, "complete", {"case_no": case_no}, token=t.clerk[1])
+    status, _ = await hall.window(1, "pause", {"reason": "去取材料 13912345678"},
+                                  token=t.clerk[1])
+    assert status == 200
+    windows = await ok(hall, "GET", "/api/windows", None)
+    [one] = [w for w in windows["windows"] if w["number"] == 1]
+    assert "13912345678" not in str(one) and "1*********8" in str(one)
+    log = await ok(hall, "GET", "/api/events?after=0&limit=1000", t.supervisor)
+    assert "13912345678" not in str(log) and "1234 5678" not in str(log)

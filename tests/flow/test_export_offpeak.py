@@ -12,7 +12,7 @@ from pathlib import Path
 
 from controller.core import commands as c
 from controller.core.flow import FlowBuilder, off_peak
-from controller.store.eventlog import DB_NAME
+from controller.store.eventlog import DB_NAME, Envelope
 from controller.store.schema import open_sync
 from tests.flow.helpers import HALL, Driver, at, make_cfg
 from tests.flow.test_flow import scripted_day
@@ -43,13 +43,17 @@ def write_hall(tmp_path: Path) -> Path:
 
 def test_export_flow_csv(tmp_path: Path) -> None:
     d = scripted_day()
+    # An appointment: its identity hash is stored in the private column, which the export
+    # must read too (it failed with KeyError: 'identity_hash').
+    d.run(at(9, 41), c.CreateAppointment("ap1", "A", at(10, 0), at(10, 30), "f" * 64))
     data = tmp_path / "data"
     data.mkdir()
     conn = open_sync(str(data / DB_NAME))
     conn.executemany(
-        "INSERT INTO events(seq, id, ts, type, data, actor) VALUES (?,?,?,?,?,?)",
-        [(seq, str(uuid.uuid4()), ts, kind, json.dumps(payload), "t")
+        "INSERT INTO events(seq, id, ts, type, data, private, actor) VALUES (?,?,?,?,?,?,?)",
+        [Envelope(seq, str(uuid.uuid4()), ts, kind, payload, "t").row()
          for seq, ts, kind, payload in d.log])
+    assert conn.execute("SELECT count(*) FROM events WHERE private IS NOT NULL").fetchone()[0]
     conn.close()
     hall = write_hall(tmp_path)
     proc = subprocess.run(

@@ -2,8 +2,8 @@
 
 A client gets a hello, then every committed event in sequence order; `?after=SEQ` replays
 the backlog from the log and then follows live, with no gap and no duplicate even while
-tickets are being issued during the switch; two clients see the same events; events on
-the stream carry no identity hash; a bad `after` is a JSON 400.
+tickets are being issued during the switch, and needs a supervisor's token (following live needs none); two clients see
+the same events; events on the stream carry no identity hash; a bad `after` is a JSON 400.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ import pytest
 from tests.conftest import Api
 
 ID_NUMBER = "11010519491231002X"
+
+
+def history(hall: Api, after: int) -> Any:
+    """The stream from `after`: the log's history, so a supervisor's token."""
+    return hall.session.ws_connect(f"{hall.base}/api/stream?after={after}",
+                                   headers=hall.auth(hall.tokens.supervisor))
 
 
 async def next_event(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -66,7 +72,7 @@ async def test_without_after_only_new_events_come(hall: Api) -> None:
 async def test_after_replays_the_backlog_then_follows_live(hall: Api) -> None:
     for _ in range(5):
         await hall.issue("A")
-    async with hall.session.ws_connect(hall.base + "/api/stream?after=2") as ws:
+    async with history(hall, 2) as ws:
         hello = await ws.receive_json(timeout=5)
         assert hello == {"type": "hello", "hall_id": "demo-330100", "last_seq": 2}
         backlog = [await next_event(ws) for _ in range(3)]
@@ -82,7 +88,7 @@ async def test_after_replays_the_backlog_then_follows_live(hall: Api) -> None:
 async def test_after_zero_replays_everything(hall: Api) -> None:
     for _ in range(3):
         await hall.issue("H")
-    async with hall.session.ws_connect(hall.base + "/api/stream?after=0") as ws:
+    async with history(hall, 0) as ws:
         assert (await ws.receive_json(timeout=5))["last_seq"] == 0
         events = await events_until(ws, 3)
     assert [e["seq"] for e in events] == [1, 2, 3]
@@ -98,7 +104,7 @@ async def test_no_gap_or_duplicate_while_events_commit_during_the_replay(hall: A
             await asyncio.gather(*(hall.issue("B") for _ in range(10)))
 
     writer = asyncio.create_task(issue_more())  # commits while the backlog is replayed
-    async with hall.session.ws_connect(hall.base + "/api/stream?after=10") as ws:
+    async with history(hall, 10) as ws:
         assert (await ws.receive_json(timeout=5))["last_seq"] == 10
         await writer
         events = await events_until(ws, 660)
@@ -133,7 +139,7 @@ async def test_stream_carries_no_identity(hall: Api) -> None:
     assert "identity_hash" not in event["data"]
     assert "identity" not in msg.data and ID_NUMBER not in msg.data
     # replayed from the log, too
-    async with hall.session.ws_connect(hall.base + "/api/stream?after=0") as ws:
+    async with history(hall, 0) as ws:
         await ws.receive_json(timeout=5)
         msg = await ws.receive(timeout=5)
     assert "identity" not in msg.data and ID_NUMBER not in msg.data
@@ -141,7 +147,7 @@ async def test_stream_carries_no_identity(hall: Api) -> None:
 
 async def test_bad_after_is_400_json(hall: Api) -> None:
     for query in ("after=abc", "after=1.5", "after="):
-        status, body = await hall.call("GET", f"/api/stream?{query}")
+        status, body = await hall.call("GET", f"/api/stream?{query}", hall.tokens.supervisor)
         assert (status, body["error"]) == (400, "bad_query"), query
 
 
@@ -153,7 +159,25 @@ async def test_plain_get_without_upgrade_is_400_json(hall: Api) -> None:
 
 async def test_after_beyond_sqlite_integer_is_400(hall: Api) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        async with hall.session.ws_connect(hall.base + "/api/stream?after=" + "9" * 20) as ws:
+        async with hall.session.ws_connect(hall.base + "/api/stream?after=" + "9" * 20,
+                                           headers=hall.auth(hall.tokens.supervisor)) as ws:
             await ws.receive(timeout=2)
             await ws.receive(timeout=2)
     assert refused.value.status == 400
+
+
+async def test_history_needs_a_supervisor_token(hall: Api) -> None:
+    """The live stream is for the displays; the log's history is a supervisor's read, as in
+    GET /api/events: free text kept public (a pause reason) is not for anyone to replay."""
+    await hall.issue("A")
+    for token, status in ((None, 401), (hall.tokens.kiosk, 403), (hall.tokens.clerk[1], 403)):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            async with hall.session.ws_connect(hall.base + "/api/stream?after=0",
+                                               headers=hall.auth(token)):
+                pass
+        assert refused.value.status == status, token
+        code, body = await hall.call("GET", "/api/stream?after=0", token)
+        assert code == status and body["error"], body
+    async with history(hall, 0) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        assert (await next_event(ws))["type"] == "ticket.issued"

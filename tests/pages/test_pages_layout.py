@@ -95,9 +95,13 @@ async def test_kiosk_check_in_and_a_low_rating(browser: Any, daemon: Daemon) -> 
     await wait_online(kiosk)
     await check_layout(kiosk, "kiosk-home", ["header", ".prompt", "#prio", ".cats", "#checkin-btn"])
     await kiosk.click("#checkin-btn")
-    for key in "11010519491231002X":
+    for key in "1101051949":
         await kiosk.click(f"#keypad [data-key='{key}']")
-    await text_soon(kiosk, "#id-display", "11010519491231002X")
+    # others can see the screen: the number is masked as it is typed, the last key shown
+    await text_soon(kiosk, "#id-display", "1101*****9")
+    for key in "1231002X":
+        await kiosk.click(f"#keypad [data-key='{key}']")
+    await text_soon(kiosk, "#id-display", "1101**********002X")
     await check_layout(kiosk, "kiosk-checkin", ["header", ".prompt", "#id-display", "#keypad", ".row2"])
     await kiosk.click("#checkin-go")
     await text_soon(kiosk, "#t-number", "A001", 2000)

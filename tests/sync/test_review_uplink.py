@@ -111,6 +111,12 @@ async def test_a_refused_record_is_parked_and_does_not_block(
         await asyncio.sleep(0.05)
     assert [d["id"] for d in body["dead_letters"]] == [refused["id"]]
     assert body["dead_letters"][0]["report_status"] == 400
+    # The review system's answer is for the supervisors (it may quote the report back,
+    # a name included): in the dead letters, not on the stream or in what goes up.
+    assert "told to refuse" in body["dead_letters"][0]["report_detail"]
+    status, log = await rated_hall.call("GET", "/api/events", rated_hall.tokens.supervisor)
+    [parked] = [e for e in log["events"] if e["type"] == "evaluation.report_parked"]
+    assert parked["data"] == {"evaluation_id": refused["id"], "status": 400}
     sim.failure.status = None
     others = await serve_and_rate(rated_hall, 3, first=1)
     await wait_until(lambda: len(sim.evaluations) == 3, 20, "the others, past the parked one")

@@ -99,7 +99,15 @@ async function issue(prefix, itemCode) {
   } catch (e) { $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: HC.t("conn_lost") }); }
 }
 
-function renderId() { $("id-display").textContent = K.id || "\u00a0"; }
+// An ID or phone number is on a screen others can see: only its first four characters, the
+// key just pressed and, once whole, its last four are shown (1101**********002X). A case
+// number (pickup) is not personal and is shown as typed.
+function maskedId(v) {
+  if (K.mode === "pickup" || v.length <= 4) return v;
+  if (v.length === 11 || v.length >= 18) return v.slice(0, 4) + "*".repeat(v.length - 8) + v.slice(-4);
+  return v.slice(0, 4) + "*".repeat(v.length - 5) + v.slice(-1);
+}
+function renderId() { $("id-display").textContent = maskedId(K.id) || "\u00a0"; }
 function buildKeypad() {
   const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "X", "0", "⌫"];
   $("keypad").replaceChildren(...keys.map(k => HC.el("button", { "data-key": k, text: k, onclick: () => {
