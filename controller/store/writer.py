@@ -228,6 +228,11 @@ class Writer:
                     except IdempotencyMismatch as exc:
                         d.replies.append((job, exc))
                     continue
+            if job.idem is not None and not _storable(job.idem):
+                # Refused before it is decided: a key SQLite cannot store would otherwise
+                # fail the whole group's commit, every other caller's ticket with it.
+                d.replies.append((job, ValueError("the Idempotency-Key cannot be stored")))
+                continue
             now = self.clock()
             try:
                 outcome = execute(self.state, self.cfg, job.command, now)
@@ -327,6 +332,15 @@ class Writer:
                 job.future.set_exception(error)
             self.unanswered -= 1
             self.queue.task_done()
+
+
+def _storable(idem: IdempotencyKey) -> bool:
+    """Text SQLite takes: no lone surrogate (what a header's undecodable byte becomes)."""
+    try:
+        (idem.principal + idem.key + idem.fingerprint).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _nothing() -> None:

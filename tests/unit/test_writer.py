@@ -436,6 +436,21 @@ async def test_the_same_key_twice_in_one_group_is_decided_once(
     assert stored_issued_numbers(tmp_path / "data") == ["A001", "A002"]
 
 
+async def test_a_key_sqlite_cannot_store_fails_its_own_command_only(
+        make_writer: Callable[..., Awaitable[Running]], tmp_path: Path) -> None:
+    """An undecodable header byte becomes a lone surrogate: storing it would fail the
+    whole group's commit, and every other caller in the group would get a 503."""
+    r = await make_writer(start=False)
+    bad = IdempotencyKey("kiosk-token", "bad-\udce9", "fp")
+    replies = await queue_then_start(r, [issue(r.writer, "t1"), issue(r.writer, "t2", idem=bad),
+                                         issue(r.writer, "t3", idem=KEY)])
+    assert replies[0] == (201, {"id": "t1", "number": "A001", "status": "waiting"})
+    assert isinstance(replies[1], ValueError)
+    assert replies[2] == (201, {"id": "t3", "number": "A002", "status": "waiting"})
+    assert stored_issued_numbers(tmp_path / "data") == ["A001", "A002"]
+    assert "t2" not in r.writer.state.tickets
+
+
 async def test_answers_survive_a_restart(make_writer: Callable[..., Awaitable[Running]],
                                          tmp_path: Path) -> None:
     r = await make_writer()
