@@ -202,12 +202,21 @@ def cmd_cloud_sim(args: argparse.Namespace) -> int:
 
     if args.mqtt is not None and (problem := check_mqtt_url(args.mqtt)):
         raise ConfigError(Path("--mqtt"), "mqtt", problem)
-    secret = args.secret_file.read_bytes().strip() if args.secret_file else None
+    try:
+        secret = args.secret_file.read_bytes().strip() if args.secret_file else None
+    except OSError as exc:
+        print(f"hallctl: --secret-file: {exc.strerror or exc}: {args.secret_file} (the shared "
+              "secret of the review reports' signature: the same file as the hall's "
+              "[cloud].secret_file)", file=sys.stderr)
+        return 2
     configure("INFO")
     try:
         asyncio.run(run_cloudsim(args.mqtt, args.listen, secret, prefix=args.topic_prefix))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the --listen port taken, say
+        print(f"hallctl: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -145,8 +145,14 @@ def _command(sim: Any, cfg: Any, line: str) -> None:
     words = line.split()
     if not words:
         return
+    if len(words) < 2:  # `help`, or a verb without its device
+        print(HELP, flush=True)
+        return
+    verb, target, *rest = words
+    if target not in sim.devices:
+        print(f"? no device {target!r}; devices: {' '.join(sorted(sim.devices))}", flush=True)
+        return
     try:
-        verb, target, *rest = words
         dev = sim.devices[target]
         entry = next(e for e in cfg.devices if e.id == target)
         if verb == "press":

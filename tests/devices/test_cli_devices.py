@@ -143,7 +143,12 @@ async def test_simulate_commands(tmp_path: Path, capsys: object) -> None:
         assert sim.readers["reader"].card is None
         _command(sim, cfg, "paper printer out")
         assert sim.devices["printer"].paper_out
-        _command(sim, cfg, "press nobody call")  # unknown device: help, no exception
+        capsys.readouterr()  # type: ignore[attr-defined]
+        _command(sim, cfg, "press nobody call")  # unknown device: said so, no exception
+        assert "no device 'nobody'" in capsys.readouterr().out  # type: ignore[attr-defined]
         _command(sim, cfg, "fly kp1")
+        _command(sim, cfg, "help")
+        out = capsys.readouterr().out  # type: ignore[attr-defined]
+        assert out.count("commands: press KEYPAD") == 2 and "?" not in out
     finally:
         await sim.stop()
