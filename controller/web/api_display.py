@@ -12,6 +12,7 @@ import io
 import segno
 from aiohttp import web
 
+from controller.core.clock import iso
 from controller.core.state import Ticket, TicketStatus
 from controller.core.views import estimated_wait_min, waiting_ahead_scan
 from controller.display.compose import hall_display, window_display
@@ -44,6 +45,7 @@ async def get_kiosk(request: web.Request) -> web.Response:
     cfg, state = hall.cfg, hall.writer.state
     return json_response({
         "hall_name": cfg.hall_name,
+        "now": iso(hall.writer.clock(), cfg.day),  # the page's clock shows the hall's time
         "categories": [{"prefix": p, "name": c.name,
                         "waiting": len(state.waiting.get(p, {})),
                         "estimated_wait_min": estimated_wait_min(

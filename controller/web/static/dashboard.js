@@ -384,6 +384,9 @@ if (window.ResizeObserver) {
   }).observe($("charts"));
 }
 setInterval(() => { if (D.live && D.live.status.online) refreshCharts(); }, 60000);
-setInterval(() => { $("clock").textContent = HC.clockText(new Date()); render(); }, 1000 * 15);
-$("clock").textContent = HC.clockText(new Date());
+// The hall's time (from /api/display/hall's `now`), whatever zone the browser is set to.
+const clock = () => HC.hallClock(D.data && D.data.hall && D.data.hall.now);
+setInterval(() => { $("clock").textContent = clock(); }, 1000);
+setInterval(render, 1000 * 15);
+$("clock").textContent = clock();
 if (D.token) signIn(D.token).catch(() => show(false)); else show(false);

@@ -165,6 +165,8 @@ HC.mountLangSwitch($("lang-slot"));
 HC.applyTexts();
 HC.onLang(render);
 buildKeypad();
-setInterval(() => { $("clock").textContent = HC.clockText(new Date()); }, 1000);
-$("clock").textContent = HC.clockText(new Date());
+// The hall's time (from the daemon's answers), whatever zone the kiosk's computer is set to.
+const tick = () => { $("clock").textContent = HC.hallClock(K.view && K.view.now); };
+setInterval(tick, 1000);
+tick();
 if (K.token) start(K.token).catch(() => screen("setup")); else screen("setup");
