@@ -8,7 +8,24 @@ import logging
 import sys
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 from structlog.typing import Processor
+
+
+class BadRequestsFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a line over 8,190 bytes, a broken header)
+    at ERROR with a traceback: anyone on the hall's network could fill the log with them,
+    and an engineer reading it would look for a bug. One warning line instead, with what
+    was wrong; the client already had its 400."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "bad_http_request: %s: %s"
+            record.args = (type(exc).__name__, (exc.message or "")[:120])
+            record.exc_info = record.exc_text = None
+        return True
 
 
 def configure(level: str = "INFO") -> None:
@@ -32,6 +49,9 @@ def configure(level: str = "INFO") -> None:
     # aiosqlite logs every statement with its parameters at DEBUG: free text and sealed
     # identities would reach the log with --log-level DEBUG.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestsFilter) for f in server.filters):
+        server.addFilter(BadRequestsFilter())
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

@@ -27,3 +27,25 @@ def test_debug_level_leaves_out_the_sql_parameters_aiosqlite_would_log() -> None
         root.setLevel(level)
         structlog.configure(**config)
         logging.getLogger("aiosqlite").setLevel(aiosqlite_level)
+
+
+def test_a_request_aiohttp_cannot_parse_is_one_warning_line() -> None:
+    from aiohttp.http_exceptions import LineTooLong
+
+    from controller.daemon.logs import BadRequestsFilter
+
+    try:
+        raise LineTooLong("/aaaa" * 100, "8190")
+    except LineTooLong:
+        import sys
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, "web_protocol.py", 1,
+                                   "Error handling request from %s", ("127.0.0.1",),
+                                   sys.exc_info())
+    assert BadRequestsFilter().filter(record)
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    message = record.getMessage()
+    assert message.startswith("bad_http_request: LineTooLong: Got more than 8190 bytes")
+    assert len(message) < 200
+    other = logging.LogRecord("aiohttp.server", logging.ERROR, "x.py", 1, "boom", (),
+                              (ValueError, ValueError("x"), None))
+    assert BadRequestsFilter().filter(other) and other.levelno == logging.ERROR
