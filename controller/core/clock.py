@@ -5,12 +5,23 @@ The core is handed `now` (epoch seconds) by the shell and never reads the clock 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from controller.config.model import BusinessDay
 
+# What `datetime` can hold in any zone, with days to spare for the offsets and for the
+# day arithmetic of `business_day`. The core bounds the times it accepts (notices, slots)
+# far inside this; the clamp is for what is already in a log (a notice ending in 9999,
+# accepted before its bound) so that rendering it can never fail.
+_FIRST = datetime(1, 1, 3, tzinfo=UTC).timestamp()
+_LAST = datetime(9999, 12, 29, tzinfo=UTC).timestamp()
+
 
 def local(now: float, day: BusinessDay) -> datetime:
+    """`now` in the hall's zone; an instant beyond what a datetime holds (or NaN) is
+    clamped to the nearest end instead of raising."""
+    if not _FIRST <= now <= _LAST:
+        now = _LAST if now > 0 else _FIRST
     return datetime.fromtimestamp(now, day.timezone)
 
 

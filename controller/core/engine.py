@@ -196,7 +196,10 @@ def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float,
     issued = state.issued_by_day.get(day, {}).get(category.prefix, 0)
     if issued >= 999:
         raise Refusal("numbers_exhausted", f"all 999 numbers of {category.name} are used today")
-    if issued >= category.daily_quota and not booked:
+    # The quota is of walk-in tickets: booked ones (checked in inside their slot) are
+    # counted apart by the state and never use it up, whenever they came.
+    walk_ins = issued - state.booked_by_day.get(day, {}).get(category.prefix, 0)
+    if walk_ins >= category.daily_quota and not booked:
         raise Refusal(
             "quota_reached",
             f"today's {category.daily_quota} tickets for {category.name} are all issued",
@@ -348,6 +351,14 @@ def _call_back(state: HallState, cfg: HallConfig, cmd: c.CallBack, now: float) -
         raise not_found("ticket", f"no ticket {cmd.ticket_id}")
     if ticket.status is not TicketStatus.SUSPENDED:
         raise Refusal("not_suspended", f"{ticket.number} is {ticket.status.value}, not suspended")
+    # Call-back bypasses dispatch but keeps its reach: the window holding the ticket (the
+    # one that suspended it), or a window serving its category, which could call it next.
+    if ticket.window != cmd.window and ticket.category not in cfg.windows[cmd.window].weights:
+        raise Refusal(
+            "wrong_window",
+            f"{ticket.number} was suspended at window {ticket.window}; window {cmd.window} "
+            f"does not serve {ticket.category}",
+        )
     out = _finish_current(state, cmd.window)
     out.append(_ticket_event(ev.TICKET_CALLED_BACK, ticket, cmd.window))
     return out

@@ -41,6 +41,9 @@ SLOT_S = 1800.0  # the standard's "每隔半小时记录一次"
 PEAK_S = 300.0  # Table 1's "5分钟内取号数"
 
 COUNTER_READING = "counter.reading"
+# Above any door counter's running total (a billion people through one door), below
+# anything that breaks arithmetic or JSON downstream: a reading past it is a fault.
+MAX_COUNT = 10**9
 LEVELS = (5, 4, 3, 2, 1)
 
 
@@ -67,8 +70,10 @@ def _decide_counter(state: HallState, cfg: HallConfig, cmd: CounterReading, now:
     if all(v is None for v in values.values()):
         raise invalid("bad_counter", "give in/out counts or in_total/out_total")
     for key, v in values.items():
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-            raise invalid("bad_counter", f"{key} must be a count of people (0 or more)")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)
+                              or not 0 <= v < MAX_COUNT):
+            raise invalid("bad_counter",
+                          f"{key} must be a count of people (0 to {MAX_COUNT - 1})")
     return [Event(COUNTER_READING, {"counter": cmd.counter,
                                     **{k: v for k, v in values.items() if v is not None}})]
 
@@ -225,6 +230,9 @@ class FlowBuilder:
             self._count(ts, d)
 
     def _count(self, ts: float, d: dict[str, Any]) -> None:
+        if any(not 0 <= int(d.get(k) or 0) < MAX_COUNT
+               for k in ("in", "out", "in_total", "out_total")):
+            return  # recorded before readings were bounded: a faulty device, not people
         name = str(d.get("counter", ""))
         entered, left = int(d.get("in", 0) or 0), int(d.get("out", 0) or 0)
         if "in_total" in d or "out_total" in d:
@@ -446,6 +454,16 @@ def csv_rows(cfg: HallConfig, record: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(slots=True)
+class _OffPeakCell:
+    """One weekday's half hour over the days used: tickets taken and mean waits per day,
+    and the days people came but nobody was called."""
+
+    issued: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    unserved: int = 0
+
+
 WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 
 
@@ -453,8 +471,13 @@ def off_peak(records: list[dict[str, Any]], quietest: int = 3) -> dict[str, Any]
     """错时办事 (5.2.6): from past days' flow records, per weekday and half hour of the
     opening hours, the average tickets taken and the average wait; the quietest slots are
     the ones with the shortest average wait, fewer arrivals breaking ties (a slot nobody
-    waited in is quiet whatever its count). Days without a ticket are left out (closed)."""
-    acc: dict[int, dict[str, list[list[float]]]] = {}
+    came in is quiet, its wait 0). Days without a ticket are left out (closed).
+
+    A slot where tickets were taken but none was ever called (all expired or still
+    waiting at closing) has no measured wait: it is a crowd the windows never reached,
+    the opposite of quiet. Such a slot is never advised: its `wait_avg_min` is null (or
+    the mean of the other days' waits) and `unserved_days` counts those days."""
+    acc: dict[int, dict[str, _OffPeakCell]] = {}
     days_used = 0
     for rec in records:
         if not rec["totals"]["issued"]:
@@ -465,20 +488,25 @@ def off_peak(records: list[dict[str, Any]], quietest: int = 3) -> dict[str, Any]
             if not s["in_opening_hours"]:
                 continue
             key = s["start"][11:16] + "-" + s["end"][11:16]
-            cell = acc.setdefault(wd, {}).setdefault(key, [[], []])
-            cell[0].append(s["issued"])
+            cell = acc.setdefault(wd, {}).setdefault(key, _OffPeakCell())
+            cell.issued.append(s["issued"])
             if s["wait_mean_min"] is not None:
-                cell[1].append(s["wait_mean_min"])
+                cell.waits.append(s["wait_mean_min"])
+            elif s["issued"]:
+                cell.unserved += 1  # people came and nobody was called: not a quiet slot
     by_weekday: dict[str, Any] = {}
     lines = []
     for wd in sorted(acc):
         slots: list[dict[str, Any]] = []
         for key in sorted(acc[wd]):
-            issued, waits = acc[wd][key]
-            slots.append({"slot": key, "days": len(issued),
-                          "issued_avg": _r(_mean(issued)),
-                          "wait_avg_min": _r(_mean(waits)) if waits else 0.0})
-        best = sorted(slots, key=lambda s: (s["wait_avg_min"], s["issued_avg"], s["slot"]))
+            cell = acc[wd][key]
+            slots.append({"slot": key, "days": len(cell.issued),
+                          "issued_avg": _r(_mean(cell.issued)),
+                          "wait_avg_min": (_r(_mean(cell.waits))
+                                           if cell.waits or cell.unserved else 0.0),
+                          "unserved_days": cell.unserved})
+        candidates = [s for s in slots if not s["unserved_days"]]
+        best = sorted(candidates, key=lambda s: (s["wait_avg_min"], s["issued_avg"], s["slot"]))
         names = sorted(s["slot"] for s in best[:quietest])
         by_weekday[str(wd + 1)] = {"weekday": WEEKDAYS[wd], "slots": slots, "quietest": names}
         lines.append(f"{WEEKDAYS[wd]} " + "、".join(names))

@@ -140,6 +140,11 @@ class HallState:
     # NTP) resumes that day's numbering where it stopped, never at 001 again.
     issued_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
     person_by_day: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    # Of those, the tickets of appointments checked in inside their slot, per day and
+    # category: they are outside the walk-in quota (`engine._issue`), so the quota compares
+    # the day's count less these. Derived from `appointment.checked_in` (`late` false),
+    # which every log has, so logs written before this counter replay the same.
+    booked_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
     service_min: dict[str, float] = field(default_factory=dict)
     next_order: int = 0
     last_seq: int = 0
@@ -228,6 +233,7 @@ def _issued(state: HallState, d: dict[str, Any], at: float) -> None:
         for old in sorted(state.issued_by_day)[:-KEPT_DAYS]:
             del state.issued_by_day[old]
             state.person_by_day.pop(old, None)
+            state.booked_by_day.pop(old, None)
     ticket = Ticket(
         id=d["ticket_id"],
         number=d["number"],
@@ -239,6 +245,7 @@ def _issued(state: HallState, d: dict[str, Any], at: float) -> None:
         order=state.next_order,
         identity_hash=d.get("identity_hash"),
         item_code=d.get("item_code"),  # a ticket taken by item
+        case_no=d.get("case_no"),  # a pickup ticket: the case it collects (cases.py)
     )
     state.next_order += 1
     state.tickets[ticket.id] = ticket
@@ -299,7 +306,10 @@ def _completed(state: HallState, d: dict[str, Any], at: float) -> None:
         win = state.window(ticket.window)
         win.served += 1
         win.last_completed = ticket.id
-    ticket.case_no = d.get("case_no")
+    # The clerk's case number when given; otherwise the one the ticket already carries (a
+    # pickup ticket is issued for its case): dropping it would let the pickup service be
+    # rated as a case-less ticket, a second first evaluation of the same case.
+    ticket.case_no = d.get("case_no") or ticket.case_no
     ticket.item_code = d.get("item_code") or ticket.item_code  # else the item it was taken for
     ticket.credit_code = d.get("credit_code")
     _finish(state, ticket, TicketStatus.COMPLETED, at)
@@ -387,7 +397,25 @@ def _appointment_status(status: AppointmentStatus) -> Handler:
         if status is AppointmentStatus.CHECKED_IN:
             appointment.ticket_id = d["ticket_id"]
             appointment.late = bool(d.get("late"))
+            if not appointment.late:
+                _booked(state, state.tickets.get(d["ticket_id"]))
     return handler
+
+
+def _booked(state: HallState, ticket: Ticket | None) -> None:
+    """A ticket issued for an appointment inside its slot (the event right after its
+    `ticket.issued`): counted apart, and taken back from its holder's per-person count,
+    because a booked ticket is outside the walk-in quota and per-person limit (the
+    booking was the limit; see `engine._issue`)."""
+    if ticket is None:
+        return
+    day = ticket.business_day
+    booked = state.booked_by_day.setdefault(day, {})
+    booked[ticket.category] = booked.get(ticket.category, 0) + 1
+    persons = state.person_by_day.get(day)
+    k = (ticket.identity_hash or "", ticket.category)
+    if persons is not None and persons.get(k, 0) > 0:
+        persons[k] -= 1
 
 
 def _notice_published(state: HallState, d: dict[str, Any], at: float) -> None:

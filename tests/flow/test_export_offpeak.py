@@ -110,7 +110,8 @@ def test_off_peak_picks_the_shortest_waits() -> None:
     assert advice["days_used"] == 2
     monday = advice["by_weekday"]["1"]
     nine = next(s for s in monday["slots"] if s["slot"] == "09:00-09:30")
-    assert nine == {"slot": "09:00-09:30", "days": 2, "issued_avg": 4.0, "wait_avg_min": 25.0}
+    assert nine == {"slot": "09:00-09:30", "days": 2, "issued_avg": 4.0, "wait_avg_min": 25.0,
+                    "unserved_days": 0}
     assert "09:00-09:30" not in monday["quietest"]
     assert "15:00-15:30" not in monday["quietest"]  # 1 min wait: quiet slots had none
     assert monday["quietest"] == ["08:30-09:00", "09:30-10:00", "10:00-10:30"]

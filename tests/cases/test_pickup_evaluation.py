@@ -1,0 +1,121 @@
+"""A pickup ticket (统一出件) carries its case through to completion and evaluation.
+
+The pickup ticket is issued for a case (`ticket.issued` names it): completing it without a
+case number must keep that case, so that the pickup service is rated as the case (one
+first evaluation per case, DOMAIN.md) and the review report finds the case. Through the
+engine on the demo hall, and over HTTP against its daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.config import HallConfig
+from controller.core import cases as cs
+from controller.core import commands as c
+from controller.core.state import HallState, apply
+from tests.cases.helpers import Hall
+from tests.conftest import Api, make_tokens, running_hall
+
+PROMISED = "330100-BDC-01-002"  # 转移登记: promised, 3 working days
+
+
+def _to_pickup(h: Hall, case_no: str = "X1") -> str:
+    """Intake at window 1 (completed with the case and rated), the case made ready, a
+    pickup ticket taken and served at window 15: its id."""
+    h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase(case_no, window=1))
+    h.ok(c.Complete(1, case_no=case_no))
+    h.ok(c.Evaluate("ev-intake", 5, "pad", pad_window=1))
+    h.ok(cs.CaseAction(case_no, "approve"))
+    h.ok(cs.CaseAction(case_no, "ready"))
+    h.ok(cs.TakePickupTicket("p1", case_no))
+    h.ok(c.OpenWindow(15))
+    called = h.ok(c.CallNext(15))
+    assert called[-1].data["ticket_id"] == "p1"
+    return "p1"
+
+
+def test_a_pickup_ticket_completed_without_a_number_keeps_its_case() -> None:
+    h = Hall()
+    pid = _to_pickup(h)
+    assert h.state.tickets[pid].case_no == "X1"  # from its ticket.issued
+    h.ok(c.Complete(15))
+    assert h.state.tickets[pid].case_no == "X1"
+    assert h.state.tickets[pid].item_code == PROMISED
+    # The case was rated at intake: the pickup service is the same case.
+    refusal = h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
+    assert (refusal.code, refusal.status) == ("already_evaluated", 409)
+    assert "ev-pickup" not in h.state.evaluations
+    # A restart rebuilds the same link from the log.
+    again = HallState()
+    for e in h.events:
+        apply(again, e.type, e.data, h.now)
+    assert again.tickets[pid].case_no == "X1"
+
+
+def test_a_pickup_ticket_is_rated_as_its_case_when_the_intake_was_not() -> None:
+    h = Hall()
+    h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase("X2", window=1))
+    h.ok(c.Complete(1, case_no="X2"))  # nobody rated at intake
+    h.ok(cs.CaseAction("X2", "approve"))
+    h.ok(cs.CaseAction("X2", "ready"))
+    h.ok(cs.TakePickupTicket("p2", "X2"))
+    h.ok(c.OpenWindow(15))
+    h.ok(c.CallNext(15))
+    h.ok(c.Complete(15))
+    [rated] = h.ok(c.Evaluate("ev-p2", 5, "pad", pad_window=15))
+    assert (rated.data["key"], rated.data["case_no"]) == ("case:X2", "X2")
+    assert rated.data["item_code"] == PROMISED
+
+
+def test_a_clerks_explicit_case_number_still_wins() -> None:
+    h = Hall()
+    pid = _to_pickup(h)
+    h.ok(c.Complete(15, case_no="X9"))
+    assert h.state.tickets[pid].case_no == "X9"
+
+
+# ---- over HTTP ---------------------------------------------------------------------------
+
+@pytest.fixture
+async def pickup_hall(tmp_path: Path, demo_cfg: HallConfig) -> AsyncIterator[Api]:
+    """The demo hall with clerk and pad tokens for intake window 1 and pickup window 15."""
+    data_dir = tmp_path / "data"
+    async with running_hall(demo_cfg, data_dir, make_tokens(data_dir, (1, 15))) as api:
+        yield api
+
+
+async def _ok(api: Api, method: str, path: str, token: str | None, body: Any = None,
+              status: int = 200) -> Any:
+    got, answer = await api.call(method, path, token, body)
+    assert got == status, (path, got, answer)
+    return answer
+
+
+async def test_the_pickup_service_is_not_a_second_first_evaluation_over_http(
+        pickup_hall: Api) -> None:
+    api, t = pickup_hall, pickup_hall.tokens
+    await _ok(api, "POST", "/api/tickets", t.kiosk, {"item_code": PROMISED}, status=201)
+    await api.window(1, "open", token=t.clerk[1])
+    await api.window(1, "call-next", token=t.clerk[1])
+    await _ok(api, "POST", "/api/cases", t.clerk[1], {"case_no": "X1"}, status=201)
+    status, _ = await api.window(1, "complete", {"case_no": "X1"}, token=t.clerk[1])
+    assert status == 200
+    first = await _ok(api, "POST", "/api/evaluations", t.pad[1], {"level": 5}, status=201)
+    assert first["case_no"] == "X1"
+    await _ok(api, "POST", "/api/cases/X1/approve", t.supervisor, {})
+    await _ok(api, "POST", "/api/cases/X1/ready", t.supervisor, {})
+    pickup = await _ok(api, "POST", "/api/cases/X1/pickup-ticket", t.kiosk, status=201)
+    await api.window(15, "open", token=t.clerk[15])
+    await api.window(15, "call-next", token=t.clerk[15])
+    status, done = await api.window(15, "complete", token=t.clerk[15])
+    assert status == 200 and done["ticket"]["id"] == pickup["id"]
+    assert done["ticket"]["case_no"] == "X1"
+    got, err = await api.call("POST", "/api/evaluations", t.pad[15], {"level": 4})
+    assert (got, err["error"]) == (409, "already_evaluated")
