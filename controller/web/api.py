@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import structlog
@@ -31,7 +33,7 @@ from controller.store.sealed import SealedIdentities
 from controller.store.tokens import Principal, Role
 from controller.store.writer import IdempotencyKey, Reply, Writer
 from controller.web.auth import ANY_ROLE, ISSUE_ROLES, READ_ALL_ROLES, WINDOW_ROLES, Authenticator
-from controller.web.body import Field, Schema, parse
+from controller.web.body import Field, Schema, parse, read_body
 from controller.web.errors import ApiError
 
 
@@ -107,6 +109,12 @@ async def _decided(request: web.Request, who: Principal, command: c.Command,
     if key is not None:
         if not 1 <= len(key) <= 200:
             raise ApiError(400, "bad_idempotency_key", "Idempotency-Key has 1-200 characters")
+        # Refused here, not left to the writer: a key SQLite cannot store (undecodable
+        # bytes reach us as lone surrogates) would fail the commit it shares with others.
+        if not (key.isascii() and key.isprintable()):
+            raise ApiError(400, "bad_idempotency_key",
+                           "Idempotency-Key takes printable ASCII only (letters, digits, "
+                           "punctuation), e.g. a UUID")
         # Keyed: a body may hold an ID number, and a plain digest of it could be reversed
         # by hashing every possible ID (there are only about 10^11).
         fingerprint = hmac.new(
@@ -133,8 +141,17 @@ ISSUE_BODY: Schema = {
 async def issue_ticket(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, ISSUE_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, ISSUE_BODY)
+    if who.role is Role.KIOSK and (
+            body["channel"] == "appointment"
+            or (body["priority"] is not None
+                and body["priority"] == hall.cfg.appointments.priority_group)):
+        # The appointment group goes ahead of everyone else: a citizen reaches it by
+        # checking a booking in, never by asking the ticket machine (a supervisor may).
+        raise ApiError(403, "appointment_by_check_in",
+                       "the appointment group and channel are given by checking a booking "
+                       "in: POST /api/appointments/check-in")
     identity_hash = None
     if body["identity"] is not None:
         try:
@@ -201,9 +218,26 @@ async def get_windows(request: web.Request) -> web.Response:
 
 def _window_number(request: web.Request) -> int:
     raw = request.match_info["number"]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) not in _hall(request).cfg.windows:
-        raise ApiError(404, "window_not_found", f"no window {raw} in this hall")
+    # Bounded before int(): Python refuses to convert 4300 digits or more, with a ValueError.
+    if (not (raw.isascii() and raw.isdigit()) or len(raw) > 9
+            or int(raw) not in _hall(request).cfg.windows):
+        shown = raw if len(raw) <= 20 else raw[:20] + "…"
+        raise ApiError(404, "window_not_found", f"no window {shown} in this hall")
     return int(raw)
+
+
+def query_date(request: web.Request, name: str = "date") -> str | None:
+    """A YYYY-MM-DD query parameter, checked strictly: date.fromisoformat alone also takes
+    2026-W48-6 and 20261128, and a regex with \\d takes other scripts' digits."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        pass
+    raise ApiError(400, "bad_query", f"{name} must be a real date as YYYY-MM-DD, not {raw[:20]!r}")
 
 
 def _last_ticket_id(outcome: Outcome, kinds: tuple[str, ...] | None = None) -> str | None:
@@ -232,7 +266,7 @@ def _window_action(action: WindowAction) -> Handler:
         who = await hall.auth.principal(request)  # 401 before 404: say nothing to strangers
         number = _window_number(request)
         hall.auth.check(who, WINDOW_ROLES, number)
-        raw = await request.read()
+        raw = await read_body(request)
         command = action.build(number, parse(raw, action.body))
 
         def render(state: HallState, outcome: Outcome) -> Reply:

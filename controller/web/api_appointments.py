@@ -7,6 +7,7 @@ through the single writer, so the rules are the same whatever the source.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -29,13 +30,15 @@ from controller.web.api import (
     _refused,
     _submit,
     json_response,
+    query_date,
     seal_identity,
 )
 from controller.web.auth import ISSUE_ROLES, READ_ALL_ROLES
-from controller.web.body import Field, Schema, parse
+from controller.web.body import Field, Schema, parse, read_body
 from controller.web.errors import ApiError
 
 _ID = re.compile(r"[0-9A-Za-z_.:-]{1,64}")
+MAX_OFFSET = timedelta(hours=14)
 
 
 def appointment_view(cfg: HallConfig, a: Appointment) -> dict[str, Any]:
@@ -57,9 +60,17 @@ def appointment_view(cfg: HallConfig, a: Appointment) -> dict[str, Any]:
 
 def _instant(body: dict[str, Any], key: str) -> float:
     try:
-        return parse_instant(body[key])
+        at = parse_instant(body[key])
+        offset = datetime.fromisoformat(body[key]).utcoffset()
     except ValueError as exc:
         raise ApiError(400, "bad_field", f"field {key!r}: {exc}") from None
+    # Python takes any offset up to ±23:59; no zone is beyond ±14:00, so a larger one is a
+    # typo that would put the slot on another day than the one meant.
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise ApiError(400, "bad_field",
+                       f"field {key!r}: the UTC offset of {body[key][:40]!r} is no real "
+                       "zone's: offsets run from -14:00 to +14:00")
+    return at
 
 
 def _identity(key: bytes, raw: str | None) -> str | None:
@@ -91,7 +102,7 @@ CREATE_BODY: Schema = {
 async def create_appointment(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, READ_ALL_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, CREATE_BODY)
     command = c.CreateAppointment(
         _new_id(body["appointment_id"]), body["category"], _instant(body, "slot_start"),
@@ -107,9 +118,7 @@ async def create_appointment(request: web.Request) -> web.Response:
 async def list_appointments(request: web.Request) -> web.Response:
     hall = _hall(request)
     await hall.auth.require(request, READ_ALL_ROLES)
-    day = request.query.get("date")
-    if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-        raise ApiError(400, "bad_query", "date must be YYYY-MM-DD")
+    day = query_date(request)
     found = [a for a in hall.writer.state.appointments.values()
              if day is None or business_day(a.slot_start, hall.cfg.day) == day]
     found.sort(key=lambda a: a.slot_start)
@@ -119,7 +128,7 @@ async def list_appointments(request: web.Request) -> web.Response:
 async def cancel_appointment(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, READ_ALL_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, {"reason": Field("string", False, "why", 200)})
     appointment_id = request.match_info["appointment_id"]
     command = c.CancelAppointment(appointment_id, body["reason"] or "")
@@ -140,7 +149,7 @@ CHECK_IN_BODY: Schema = {
 async def check_in(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, ISSUE_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, CHECK_IN_BODY)
     if body["identity"] is None and body["appointment_id"] is None:
         raise ApiError(400, "missing_field", "give identity or appointment_id")
@@ -172,7 +181,7 @@ async def list_notices(request: web.Request) -> web.Response:
 
 
 NOTICE_BODY: Schema = {
-    "text": Field("string", True, "what the hall wall shows", 500),
+    "text": Field("string", True, "what the hall wall shows", 500, multiline=True),
     "until": Field("string", False, "ISO 8601 with offset; shown until then", 40),
     "notice_id": Field("string", False, "an id of your own, to replace or withdraw it", 64),
 }
@@ -181,7 +190,7 @@ NOTICE_BODY: Schema = {
 async def publish_notice(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, READ_ALL_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, NOTICE_BODY)
     until = _instant(body, "until") if body["until"] else None
     command = c.PublishNotice(_new_id(body["notice_id"]), body["text"], until)
@@ -197,7 +206,7 @@ async def publish_notice(request: web.Request) -> web.Response:
 async def withdraw_notice(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, READ_ALL_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     parse(raw, {})
     notice_id = request.match_info["notice_id"]
     command = c.WithdrawNotice(notice_id)

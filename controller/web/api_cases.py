@@ -27,7 +27,7 @@ from controller.store.tokens import Principal, Role
 from controller.store.writer import Reply
 from controller.web.api import Handler, Route, _hall, _refused, _submit, json_response
 from controller.web.auth import ANY_ROLE, READ_ALL_ROLES
-from controller.web.body import Field, Schema, parse
+from controller.web.body import Field, Schema, parse, read_body
 from controller.web.errors import ApiError
 
 CASE_ROLES = frozenset({Role.CLERK, Role.SUPERVISOR, Role.ADMIN})
@@ -166,7 +166,7 @@ ACCEPT_BODY: Schema = {
 async def accept_case(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, CASE_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, ACCEPT_BODY)
     command = cs.AcceptCase(body["case_no"], body["item_code"], body["ticket_id"],
                             who.window if who.role is Role.CLERK else None,
@@ -209,7 +209,7 @@ def _case_action(action: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         hall = _hall(request)
         who = await hall.auth.require(request, CASE_ROLES)
-        raw = await request.read()
+        raw = await read_body(request)
         body = parse(raw, CASE_ACTION_BODY)
         case_no = request.match_info["case_no"]
         command = cs.CaseAction(case_no, action, _strings(body["materials"], "materials"),
@@ -224,7 +224,7 @@ def _case_action(action: str) -> Handler:
 
 
 CASE_ACTION_BODY: Schema = {
-    "note": Field("string", False, "what was done, for the ledger", 500),
+    "note": Field("string", False, "what was done, for the ledger", 500, multiline=True),
     "materials": Field("array", False, "supply: the missing materials handed in"),
 }
 CASE_ACTIONS = {
@@ -239,7 +239,7 @@ CASE_ACTIONS = {
 async def pickup_ticket(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, PICKUP_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     parse(raw, {})
     ticket_id = new_id()
     command = cs.TakePickupTicket(ticket_id, request.match_info["case_no"])
@@ -289,14 +289,15 @@ async def list_followups(request: web.Request) -> web.Response:
                                          if status is None or f["status"] == status]})
 
 
-STEP_BODY: Schema = {"note": Field("string", True, "what was done (核实/整改/回访/办结)", 500)}
+STEP_BODY: Schema = {"note": Field("string", True, "what was done (核实/整改/回访/办结)", 500,
+                                   multiline=True)}
 
 
 def _followup_step(step: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         hall = _hall(request)
         who = await hall.auth.require(request, READ_ALL_ROLES)
-        raw = await request.read()
+        raw = await read_body(request)
         body = parse(raw, STEP_BODY)
         fid = request.match_info["followup_id"]
         command = followups.FollowUpStep(fid, step, body["note"], window=who.window,
@@ -337,7 +338,7 @@ def complaint_view(cfg: HallConfig, x: complaints.Complaint) -> dict[str, Any]:
 COMPLAINT_BODY: Schema = {
     "channel": Field("string", True, "letter 信函, on_site 现场, phone 电话, wechat 微信", 10,
                      complaints.CHANNELS),
-    "summary": Field("string", True, "what the complaint is about", 1000),
+    "summary": Field("string", True, "what the complaint is about", 1000, multiline=True),
     "ticket_id": Field("string", False, "the ticket concerned, when known", 64),
     "case_no": Field("string", False, "the case concerned, when known", 50),
     "window": Field("integer", False, "the window concerned, when known"),
@@ -347,7 +348,7 @@ COMPLAINT_BODY: Schema = {
 async def register_complaint(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, CASE_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, COMPLAINT_BODY)
     command = complaints.RegisterComplaint(
         new_id(), body["channel"], body["summary"], body["ticket_id"],
@@ -385,7 +386,7 @@ def _complaint_action(action: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         hall = _hall(request)
         who = await hall.auth.require(request, READ_ALL_ROLES)
-        raw = await request.read()
+        raw = await read_body(request)
         body = parse(raw, _complaint_body(action))
         cid = request.match_info["complaint_id"]
         command = complaints.ComplaintAction(cid, action, body[name], window=who.window,
@@ -402,7 +403,7 @@ def _complaint_action(action: str) -> Handler:
 
 def _complaint_body(action: str) -> Schema:
     name, description = COMPLAINT_ACTION_FIELDS[action]
-    return {name: Field("string", True, description, 1000)}
+    return {name: Field("string", True, description, 1000, multiline=name != "to")}
 
 
 # ---- supervision: what the dashboard flags --------------------------------------------

@@ -22,7 +22,7 @@ from controller.store.tokens import Role
 from controller.store.writer import Reply
 from controller.web.api import Route, _hall, _refused, _submit, json_response
 from controller.web.auth import READ_ALL_ROLES
-from controller.web.body import Field, Schema, parse
+from controller.web.body import Field, Schema, parse, read_body
 from controller.web.errors import ApiError
 
 EVALUATE_ROLES = frozenset({Role.PAD, Role.KIOSK, Role.SUPERVISOR, Role.ADMIN})
@@ -57,7 +57,7 @@ EVALUATE_BODY: Schema = {
     "case_no": Field("string", False, "or the rated case (办件编号)", 50),
     "level": Field("integer", True, "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"),
     "reasons": Field("array", False, "reason codes; required for 2 and 1"),
-    "comment": Field("string", False, "the citizen's own words", 500),
+    "comment": Field("string", False, "the citizen's own words", 500, multiline=True),
     "channel": Field("string", False, "pad (default for pad tokens), keypad, kiosk, sms, qr",
                      10, CHANNELS),
 }
@@ -66,7 +66,7 @@ EVALUATE_BODY: Schema = {
 async def create_evaluation(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, EVALUATE_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     body = parse(raw, EVALUATE_BODY)
     reasons = body["reasons"] or []
     if not all(isinstance(r, str) and len(r) <= 16 for r in reasons):
@@ -106,7 +106,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 async def retry_dead_letter(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, READ_ALL_ROLES)
-    raw = await request.read()
+    raw = await read_body(request)
     parse(raw, {})
     evaluation_id = request.match_info["evaluation_id"]
     command = c.RetryReport(evaluation_id)

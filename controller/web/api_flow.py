@@ -27,9 +27,17 @@ from controller.core.state import HallState, WindowStatus
 from controller.core.supervision import FlagBuilder
 from controller.store.tokens import Role
 from controller.store.writer import Reply
-from controller.web.api import Hall, Route, _hall, _refused, _submit, json_response
+from controller.web.api import (
+    Hall,
+    Route,
+    _hall,
+    _refused,
+    _submit,
+    json_response,
+    query_date,
+)
 from controller.web.auth import READ_ALL_ROLES
-from controller.web.body import Field, Schema, parse
+from controller.web.body import Field, Schema, parse, read_body
 from controller.web.errors import ApiError
 
 READ_CHUNK = 5000
@@ -38,12 +46,20 @@ READ_CHUNK = 5000
 class FlowService:
     """The log, read incrementally into a flow builder and a flag builder."""
 
+    # Records of finished days kept, least recently used dropped first: a dashboard looks
+    # a month or two back, the off-peak advice `off_peak_weeks` (more are kept if it reads
+    # more, or every request would recompute them all); any other past date is recomputed
+    # from the builder, not held for ever (each record is tens of kB).
+    FINISHED_KEPT = 62
+
     def __init__(self, hall: Hall) -> None:
         self.hall = hall
         self.flow = FlowBuilder(hall.cfg)
         self.flags = FlagBuilder(hall.cfg)
         self.lock = asyncio.Lock()
-        self.finished: dict[str, dict[str, Any]] = {}  # records of days that are over
+        # records of days that are over, least recently used first (a dict keeps order)
+        self.finished: dict[str, dict[str, Any]] = {}
+        self.kept = max(self.FINISHED_KEPT, 7 * hall.cfg.flow.off_peak_weeks)
 
     async def refresh(self) -> None:
         while True:
@@ -59,14 +75,17 @@ class FlowService:
 
     async def day(self, name: str) -> dict[str, Any]:
         async with self.lock:
-            cached = self.finished.get(name)
+            cached = self.finished.pop(name, None)
             if cached is not None:
+                self.finished[name] = cached  # now the most recently used
                 return cached
             await self.refresh()
             now = time.time()
             record = await asyncio.to_thread(self.flow.day, name, now)
             if name < business_day(now, self.hall.cfg.day):
                 self.finished[name] = record
+                while len(self.finished) > self.kept:
+                    del self.finished[next(iter(self.finished))]
             return record
 
     async def flag_list(self, name: str | None) -> list[dict[str, Any]]:
@@ -87,17 +106,7 @@ def _service(request: web.Request) -> FlowService:
 
 
 def _date(request: web.Request, hall: Hall) -> str:
-    raw = request.query.get("date")
-    if raw is None:
-        return business_day(time.time(), hall.cfg.day)
-    try:
-        return date.fromisoformat(raw).isoformat() if len(raw) == 10 else _bad_date(raw)
-    except ValueError:
-        return _bad_date(raw)
-
-
-def _bad_date(raw: str) -> str:
-    raise ApiError(400, "bad_query", f"date must be YYYY-MM-DD, not {raw[:20]!r}")
+    return query_date(request) or business_day(time.time(), hall.cfg.day)
 
 
 # ---- flow and staffing ------------------------------------------------------------------
@@ -198,7 +207,7 @@ def _alert_action(kind: type) -> Any:
     async def handler(request: web.Request) -> web.Response:
         hall = _hall(request)
         who = await hall.auth.require(request, READ_ALL_ROLES)
-        raw = await request.read()
+        raw = await read_body(request)
         body = parse(raw, ALERT_BODY)
         alert_id = request.match_info["alert_id"][:64]
         command = kind(alert_id, who.token_id, body["note"])
@@ -234,7 +243,7 @@ COUNTER_BODY: Schema = {
 async def post_counter_reading(request: web.Request) -> web.Response:
     hall = _hall(request)
     who = await hall.auth.require(request, frozenset({Role.ADMIN}))
-    raw = await request.read()
+    raw = await read_body(request)
     b = parse(raw, COUNTER_BODY)
     command = CounterReading(b["counter"], b["in"], b["out"], b["in_total"], b["out_total"])
 

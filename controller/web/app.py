@@ -6,15 +6,18 @@ from aiohttp import web
 
 from controller import __version__
 from controller.web.api import HALL, Hall, routes
+from controller.web.body import MAX_BODY
 from controller.web.errors import errors_middleware
 from controller.web.openapi import document
 from controller.web.stream import HUB, StreamHub, stream
 
-MAX_BODY = 64 * 1024
-
 
 def build_app(hall: Hall) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    # Bodies are inflated by controller.web.body.read_body, not by aiohttp: aiohttp's failures
+    # (a body that is not the gzip it claims, or br without the Brotli package) come out as
+    # plain-text 500s and 400s with a traceback in the log, before any handler could answer.
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY,
+                          handler_args={"auto_decompress": False})
     app[HALL] = hall
     hub = StreamHub()
     app[HUB] = hub

@@ -35,7 +35,12 @@ class Authenticator:
             raise ApiError(401, "unauthorized", "send Authorization: Bearer TOKEN")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "the Authorization header must be Bearer TOKEN")
-        key = digest(token.strip())
+        token = token.strip()
+        if not (token.isascii() and token.isprintable()):
+            # Every token is printable ASCII (hallctl makes them): anything else, undecodable
+            # bytes included, is unknown without hashing it or asking the database.
+            raise ApiError(401, "unauthorized", "unknown or revoked token")
+        key = digest(token)
         cached = self._cache.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[1] < CACHE_S:

@@ -62,6 +62,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
         # live with no token and ask the API for the state they show.
         await hall.auth.require(request, READ_ALL_ROLES)
     ws = web.WebSocketResponse(heartbeat=20.0)
+    if not ws.can_prepare(request).ok:  # else prepare() raises a bare "Bad Request"
+        raise ApiError(400, "websocket_required",
+                       "/api/stream is a WebSocket: connect with a WebSocket client (a GET "
+                       "with Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Key and "
+                       "Sec-WebSocket-Version: 13)")
     await ws.prepare(request)
     queue: asyncio.Queue[list[Envelope] | None] = asyncio.Queue(CLIENT_QUEUE)
     hub.clients.add(queue)  # subscribe before reading the backlog: nothing falls between

@@ -88,7 +88,11 @@ async def test_priority_ticket_goes_ahead_of_normal_ones(hall: Api) -> None:
     assert green["priority"] == "green"
     assert green["number"] == "A003"
     assert green["waiting_ahead"] == 0
-    appointment = await hall.issue("A", priority="appointment", channel="appointment")
+    # The appointment group: a supervisor may give it (a kiosk may not, see below).
+    status, appointment = await hall.call("POST", "/api/tickets", hall.tokens.supervisor,
+                                          {"category": "A", "priority": "appointment",
+                                           "channel": "appointment"})
+    assert status == 201, appointment
     assert appointment["waiting_ahead"] == 0  # appointment ranks before green
     status, queue = await hall.call("GET", "/api/queue")
     assert status == 200
@@ -98,8 +102,25 @@ async def test_priority_ticket_goes_ahead_of_normal_ones(hall: Api) -> None:
 
 @pytest.mark.parametrize("channel", ["kiosk", "idcard", "sms", "appointment", "web", "staff"])
 async def test_every_channel_is_accepted(hall: Api, channel: str) -> None:
-    ticket = await hall.issue("H", channel=channel)
-    assert ticket["channel"] == channel
+    status, ticket = await hall.call("POST", "/api/tickets", hall.tokens.supervisor,
+                                     {"category": "H", "channel": channel})
+    assert (status, ticket["channel"]) == (201, channel)
+
+
+@pytest.mark.parametrize("body", [{"priority": "appointment"}, {"channel": "appointment"},
+                                  {"priority": "appointment", "channel": "appointment"}])
+async def test_the_kiosk_cannot_jump_the_queue_with_the_appointment_group(
+        hall: Api, body: dict[str, str]) -> None:
+    """The appointment group goes before everyone: only a booking checked in reaches it."""
+    first = await hall.issue("A")
+    status, answer = await hall.call("POST", "/api/tickets", hall.tokens.kiosk,
+                                     {"category": "A", **body})
+    assert (status, answer["error"]) == (403, "appointment_by_check_in")
+    assert "check-in" in answer["detail"]
+    await hall.window(1, "open")
+    _, called = await hall.window(1, "call-next")
+    assert called["ticket"]["id"] == first["id"]
+    assert (await hall.issue("A", priority="green"))["priority"] == "green"  # others: fine
 
 
 # ---- POST /api/tickets: refusals --------------------------------------------------------
