@@ -300,6 +300,11 @@ def _accepted(state: HallState, d: dict[str, Any], at: float) -> None:
     b.cases[case.case_no] = b.open[case.case_no] = case
     if case.ticket_id:
         b.by_ticket[case.ticket_id] = case.case_no
+        # Its ticket was rated before the case was accepted (the clerk completed it without
+        # the number): that rating is the case's first evaluation, so no second one later.
+        rated = state.evaluated.get(f"ticket:{case.ticket_id}")
+        if rated is not None:
+            state.evaluated.setdefault(f"case:{case.case_no}", rated)
     _history(case, CASE_ACCEPTED, at, d)
 
 

@@ -66,7 +66,8 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     if ticket.status is not TicketStatus.COMPLETED:
         raise Refusal("not_served", f"{ticket.number} is {ticket.status.value}: "
                       "only a completed service is rated")
-    key = f"case:{ticket.case_no}" if ticket.case_no else f"ticket:{ticket.id}"
+    case_no = ticket.case_no or _case_accepted_for(state, ticket.id)
+    key = f"case:{case_no}" if case_no else f"ticket:{ticket.id}"
     if key in state.evaluated:
         raise Refusal("already_evaluated", f"{ticket.number} was rated already "
                       "(one evaluation per case)")
@@ -79,7 +80,7 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
         "number": ticket.number,
         "category": ticket.category,
         "window": ticket.window,
-        "case_no": ticket.case_no,
+        "case_no": case_no,
         "item_code": ticket.item_code,
         "level": cmd.level,
         "channel": cmd.channel,
@@ -92,6 +93,16 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     if ticket.credit_code:
         data["credit_code"] = ticket.credit_code  # the applicant was a company
     return [Event(ev.EVALUATION_RECORDED, data)]
+
+
+def _case_accepted_for(state: HallState, ticket_id: str) -> str | None:
+    """The case accepted naming this ticket (`case.accepted`'s `ticket_id`), when the clerk
+    completed the ticket without its number: the service is still that case's, and one
+    case is rated once. Read from the cases module's book in `state.extra` (that module
+    builds on the engine, which builds on this one)."""
+    book = state.extra.get("cases")
+    found = book.by_ticket.get(ticket_id) if book is not None else None
+    return found if isinstance(found, str) else None
 
 
 def record_report(state: HallState, cmd: c.RecordReport) -> list[Event]:

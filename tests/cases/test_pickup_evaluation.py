@@ -119,3 +119,44 @@ async def test_the_pickup_service_is_not_a_second_first_evaluation_over_http(
     assert done["ticket"]["case_no"] == "X1"
     got, err = await api.call("POST", "/api/evaluations", t.pad[15], {"level": 4})
     assert (got, err["error"]) == (409, "already_evaluated")
+
+
+def _pickup_served(h: Hall, case_no: str, pickup_id: str) -> None:
+    h.ok(cs.CaseAction(case_no, "approve"))
+    h.ok(cs.CaseAction(case_no, "ready"))
+    h.ok(cs.TakePickupTicket(pickup_id, case_no))
+    h.ok(c.OpenWindow(15))
+    h.ok(c.CallNext(15))
+    h.ok(c.Complete(15))
+
+
+def test_an_intake_completed_without_the_number_is_still_the_cases_service() -> None:
+    """The case accepted naming the ticket, the ticket completed without the number, then
+    rated: the rating is the case's, and the pickup cannot rate the case again."""
+    h = Hall()
+    tid = h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase("X3", window=1))
+    h.ok(c.Complete(1))  # no case number given
+    [rated] = h.ok(c.Evaluate("ev-intake", 5, "pad", pad_window=1))
+    assert (rated.data["key"], rated.data["case_no"], rated.data["ticket_id"]) == (
+        "case:X3", "X3", tid)
+    _pickup_served(h, "X3", "p3")
+    assert h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15)).code == (
+        "already_evaluated")
+
+
+def test_a_rating_before_the_case_was_accepted_is_the_cases_first() -> None:
+    """Rated first (no case yet), the case accepted afterwards naming that ticket: the
+    pickup cannot rate the case a second time, live or after a restart."""
+    h = Hall()
+    tid = h.serve(1, "A", item_code=PROMISED)
+    h.ok(c.Complete(1))
+    h.ok(c.Evaluate("ev-intake", 5, "pad", pad_window=1))
+    h.ok(cs.AcceptCase("X4", ticket_id=tid))
+    _pickup_served(h, "X4", "p4")
+    assert h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15)).code == (
+        "already_evaluated")
+    again = HallState()
+    for e in h.events:
+        apply(again, e.type, e.data, h.now)
+    assert again.evaluated.get("case:X4") == "ev-intake"
