@@ -131,6 +131,9 @@ def queue_view(state: HallState, cfg: HallConfig) -> dict[str, Any]:
             "prefix": prefix,
             "name": cat.name,
             "issued_today": state.issued_today.get(prefix, 0),
+            # What the quota counts: booked tickets (checked in inside their slot) are not.
+            "walk_ins_today": state.issued_today.get(prefix, 0)
+            - state.booked_by_day.get(state.day, {}).get(prefix, 0),
             "daily_quota": cat.daily_quota,
             "service_level_min": cat.service_level_min,
             "windows": cfg.windows_serving(prefix),

@@ -17,6 +17,7 @@ from controller.core.clock import business_day, iso, local
 from controller.core.identity import keyed_hash
 from controller.core.notices import MAX_NOTICE_DAYS
 from controller.core.state import TicketStatus
+from controller.core.views import queue_view
 from tests.conftest import Api
 from tests.unit.test_engine import MONDAY_9, Hall, category, make_cfg, types
 
@@ -94,6 +95,9 @@ def test_appointment_tickets_do_not_use_up_the_walk_in_quota() -> None:
     # A restart counts the same from the log.
     fresh = hall.replay()
     assert fresh.booked_by_day == hall.state.booked_by_day == {"2024-03-04": {"A": 1}}
+    # The queue view (the dashboard's "2/2 +1") says what the quota counts.
+    [a] = [x for x in queue_view(hall.state, hall.cfg)["categories"] if x["prefix"] == "A"]
+    assert (a["issued_today"], a["walk_ins_today"], a["daily_quota"]) == (3, 2, 2)
 
 
 def test_a_booked_ticket_is_outside_the_per_person_limit() -> None:

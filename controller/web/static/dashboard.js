@@ -125,7 +125,9 @@ function render() {
     const oldest = c.waiting.length ? Math.max(...c.waiting.map(t => minutesSince(t.issued_at))) : 0;
     return HC.el("tr", { "data-prefix": c.prefix, class: oldest > c.service_level_min ? "warn" : "" },
       HC.el("td", { text: `${c.prefix} ${c.name}` }), HC.el("td", { class: "num", text: c.waiting_count }),
-      HC.el("td", { class: "num", text: `${c.issued_today}/${c.daily_quota}` }),
+      // The quota counts walk-ins; booked tickets come on top (shown as +N).
+      HC.el("td", { class: "num", text: `${c.walk_ins_today}/${c.daily_quota}` +
+        (c.issued_today > c.walk_ins_today ? ` +${c.issued_today - c.walk_ins_today}` : "") }),
       HC.el("td", { class: "num", text: c.waiting_count ? HC.t("min", { n: oldest }) : "—" }),
       HC.el("td", { class: "num", text: c.waiting_count ? HC.t("min", { n: est[c.prefix] }) : "—" }));
   }));
