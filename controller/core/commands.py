@@ -139,6 +139,9 @@ class Evaluate:
     reasons: tuple[str, ...] = ()
     comment: str | None = None
     pad_window: int | None = None
+    # The citizen chose not to be named: the review report carries no ID number or name,
+    # whatever the ticket was taken with.
+    anonymous: bool = False
 
 
 @dataclass(frozen=True, slots=True)

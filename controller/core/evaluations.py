@@ -90,6 +90,8 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     }
     if comment:
         data["comment"] = comment
+    if cmd.anonymous:
+        data["anonymous"] = True
     if ticket.credit_code:
         data["credit_code"] = ticket.credit_code  # the applicant was a company
     return [Event(ev.EVALUATION_RECORDED, data)]

@@ -41,7 +41,9 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
     item, case = _item_and_case(cfg, state, d)
     case_type = case.case_type if case else (item.case_type if item else None)
     in_progress = case is not None and case.case_type == "promised" and case.status != "picked_up"
-    company = str(d.get("credit_code") or "") if review.real_name else ""
+    # Anonymous: the citizen chose it at the pad (the company too is then not named).
+    named = review.real_name and not d.get("anonymous")
+    company = str(d.get("credit_code") or "") if named else ""
     return {
         "areaCode": review.area_code,
         "areaName": review.area_name,

@@ -124,6 +124,11 @@ class ReviewUplink:
         ticket_id = e.data.get("ticket_id")
         if not isinstance(ticket_id, str) or self.sealed is None or not self.cfg.review.real_name:
             return (ticket_id if isinstance(ticket_id, str) else None), None
+        if e.data.get("anonymous"):
+            # The citizen asked not to be named: the number will never be sent, so it is
+            # not kept a moment more.
+            await self.sealed.erase(ticket_id)
+            return ticket_id, None
         return ticket_id, await self.sealed.unseal(ticket_id)
 
     async def _deliver(self, session: aiohttp.ClientSession, e: Evaluation) -> None:

@@ -41,6 +41,7 @@ def evaluation_view(cfg: HallConfig, e: Evaluation) -> dict[str, Any]:
         "level_name": LEVELS[e.level],
         "reasons": d.get("reasons", []),
         "comment": d.get("comment"),
+        "anonymous": bool(d.get("anonymous")),
         "channel": e.channel,
         "at": iso(e.at, cfg.day),
         # The business day is not the date of `at`: between midnight and the numbering
@@ -60,6 +61,8 @@ EVALUATE_BODY: Schema = {
     "comment": Field("string", False, "the citizen's own words", 500, multiline=True),
     "channel": Field("string", False, "pad (default for pad tokens), keypad, kiosk, sms, qr",
                      10, CHANNELS),
+    "anonymous": Field("boolean", False, "匿名评价: the review report names nobody (no ID "
+                       "number, no name), whatever the ticket was taken with"),
 }
 
 
@@ -75,7 +78,7 @@ async def create_evaluation(request: web.Request) -> web.Response:
     command = c.Evaluate(
         new_id(), body["level"], body["channel"] or default_channel,
         body["ticket_id"], body["case_no"], tuple(reasons), body["comment"],
-        who.window if who.role is Role.PAD else None,
+        who.window if who.role is Role.PAD else None, bool(body["anonymous"]),
     )
 
     def render(state: HallState, outcome: Outcome) -> Reply:

@@ -27,7 +27,7 @@ _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t an
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    kind: str  # "string", "integer" or "array" (of strings)
+    kind: str  # "string", "integer", "boolean" or "array" (of strings)
     required: bool = False
     description: str = ""
     max_length: int = 200
@@ -151,6 +151,9 @@ def parse(raw: bytes, schema: Schema) -> dict[str, Any]:
                 raise ApiError(400, "bad_field", f"field {name!r} must be an integer")
             if not -MAX_INTEGER <= value <= MAX_INTEGER:
                 raise ApiError(400, "bad_field", f"field {name!r} is too large a number")
+        elif f.kind == "boolean":
+            if not isinstance(value, bool):
+                raise ApiError(400, "bad_field", f"field {name!r} must be true or false")
         elif f.kind == "array":
             if not isinstance(value, list) or len(value) > 20:
                 raise ApiError(400, "bad_field", f"field {name!r} must be a list (at most 20)")

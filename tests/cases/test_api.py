@@ -253,3 +253,17 @@ async def test_notes_and_reasons_people_type_are_scrubbed(hall: Api) -> None:
     assert "13912345678" not in str(one) and "1*********8" in str(one)
     log = await ok(hall, "GET", "/api/events?after=0&limit=1000", t.supervisor)
     assert "13912345678" not in str(log) and "1234 5678" not in str(log)
+
+
+async def test_anonymous_is_true_or_false(hall: Api) -> None:
+    t = hall.tokens
+    await hall.issue("A")
+    await hall.window(1, "open", token=t.clerk[1])
+    await hall.window(1, "call-next", token=t.clerk[1])
+    await hall.window(1, "complete", token=t.clerk[1])
+    got, err = await hall.call("POST", "/api/evaluations", t.pad[1],
+                               {"level": 5, "anonymous": "yes"})
+    assert (got, err["error"]) == (400, "bad_field") and "true or false" in err["detail"]
+    rated = await ok(hall, "POST", "/api/evaluations", t.pad[1],
+                     {"level": 5, "anonymous": False}, status=201)
+    assert rated["anonymous"] is False

@@ -127,7 +127,7 @@ async def test_a_whole_morning(browser: Any, daemon: Daemon) -> None:
     # 7. the pad of window 3 asks for a rating; the citizen gives 非常满意
     await pad.wait_for_selector("body[data-screen=rate]", timeout=2000)
     assert "A001" in await pad.text_content("#ask")
-    await check_layout(pad, "pad-rate", ["header", "#ask", "#levels", ".voluntary"])
+    await check_layout(pad, "pad-rate", ["header", "#ask", "#levels", "#anon", ".voluntary"])
     await pad.click("[data-level='5']")
     await pad.wait_for_selector("body[data-screen=thanks]", timeout=2000)
 

@@ -52,7 +52,8 @@ async def sealed_count(data_dir: Path) -> int:
         await store.close()
 
 
-async def served_and_rated(api: Api, identity: str, case_no: str) -> dict[str, object]:
+async def served_and_rated(api: Api, identity: str, case_no: str,
+                           **rating: object) -> dict[str, object]:
     status, ticket = await api.call("POST", "/api/tickets", api.tokens.kiosk,
                                     {"category": "G", "identity": identity})
     assert status == 201, ticket
@@ -63,7 +64,8 @@ async def served_and_rated(api: Api, identity: str, case_no: str) -> dict[str, o
                                                   "item_code": "330100-G-01"})
     assert status == 200
     status, rated = await api.call("POST", "/api/evaluations", api.tokens.supervisor,
-                                   {"case_no": case_no, "level": 4, "channel": "pad"})
+                                   {"case_no": case_no, "level": 4, "channel": "pad",
+                                    **rating})
     assert status == 201, rated
     return {"ticket": ticket, "evaluation": rated}
 
@@ -112,6 +114,31 @@ async def test_the_id_number_is_reported_then_erased(
     status, ticket = await real_name_hall.call(
         "GET", f"/api/tickets/{done['ticket']['id']}", real_name_hall.tokens.supervisor)  # type: ignore[index]
     assert status == 200 and ID_NUMBER not in str(ticket)
+
+
+async def test_an_anonymous_rating_names_nobody_and_its_number_goes_at_once(
+        real_name_hall: Api, review_cloud: tuple[CloudSim, str], tmp_path: Path) -> None:
+    """匿名评价: the citizen chose not to be named. The report carries no ID number and no
+    name although the ticket was taken with one, and the sealed number is erased when the
+    report is built, not kept for a report that will never send it."""
+    sim, _ = review_cloud
+    sim.failure.status = 503  # the report is tried, refused for now, and waits
+    done = await served_and_rated(real_name_hall, ID_NUMBER, "330100202611270003",
+                                  anonymous=True)
+    assert done["evaluation"]["anonymous"] is True  # type: ignore[index]
+    await wait_until(lambda: sim.evaluation_requests >= 1, 30, "the first attempt")
+    for _ in range(100):  # gone with the first attempt, before any acknowledgement
+        if await sealed_count(tmp_path / "data") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await sealed_count(tmp_path / "data") == 0
+    sim.failure.status = None
+    evaluation_id = str(done["evaluation"]["id"])  # type: ignore[index]
+    await wait_until(lambda: evaluation_id in sim.evaluations, 30, "the report")
+    report = sim.evaluations[evaluation_id]
+    assert (report["certkeyGOV"], report["userName"], report["userProp"]) == ("", "", "1")
+    assert report["satisfaction"] == "4" and report["projectNo"] == "330100202611270003"
+    check(report, "review-report.json")
 
 
 async def test_a_phone_number_is_never_kept_or_sent(

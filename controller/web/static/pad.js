@@ -13,11 +13,12 @@ HC.addTexts({
   l2: ["不满意", "Unsatisfied"], l1: ["非常不满意", "Very unsatisfied"],
   need_reason: ["请至少选择一个原因", "Choose at least one reason"], failed: ["提交失败：{d}", "Failed: {d}"],
   already: ["本次服务已评价", "Already rated"],
+  anon: ["匿名评价（上报时不含您的身份信息）", "Rate anonymously (your identity is not reported)"],
 });
 const FACES = { 5: "★★★★★", 4: "★★★★", 3: "★★★", 2: "★★", 1: "★" };
 const number = Number(location.pathname.split("/").filter(Boolean)[1]);
 const P = { token: HC.storedToken(`hc.pad.${number}.token`, true), reasons: [], pending: null, level: null,
-            chosen: new Set(), timer: null };
+            chosen: new Set(), timer: null, anonymous: false };
 const $ = (id) => document.getElementById(id);
 
 function screen(name, timeoutMs) {
@@ -34,6 +35,7 @@ function renderLevels() {
   $("reason-list").replaceChildren(...P.reasons.map(r => HC.el("button", {
     "data-code": r.code, class: P.chosen.has(r.code) ? "on" : "", text: r.label,
     onclick: () => { P.chosen.has(r.code) ? P.chosen.delete(r.code) : P.chosen.add(r.code); $("reasons-error").textContent = ""; renderLevels(); } })));
+  $("anon").setAttribute("aria-pressed", String(P.anonymous));
   $("idle-win").textContent = HC.t("window_n", { n: number });
   $("pad-title").textContent = HC.t("window_n", { n: number }) + " · " + HC.t("welcome");
 }
@@ -46,6 +48,7 @@ function choose(level) {
 
 async function send() {
   const body = { level: P.level, ticket_id: P.pending.ticket_id };
+  if (P.anonymous) body.anonymous = true;
   if (P.level <= 2) {
     if (P.reasons.length && !P.chosen.size) { $("reasons-error").textContent = HC.t("need_reason"); return; }
     body.reasons = [...P.chosen];
@@ -81,6 +84,7 @@ async function start(token) {
     onEvent(e) {
       if (e.type === "ticket.completed" && e.data.window === number) {
         P.pending = { ticket_id: e.data.ticket_id, number: e.data.number };
+        P.anonymous = false;  // each citizen chooses for themselves
         renderLevels(); screen("rate", 60000);  // voluntary: back to idle after a minute
       }
     },
@@ -93,6 +97,10 @@ $("setup-form").addEventListener("submit", (e) => {
 });
 $("reasons-back").addEventListener("click", () => screen("rate", 60000));
 $("reasons-go").addEventListener("click", send);
+$("anon").addEventListener("click", () => {
+  P.anonymous = !P.anonymous; renderLevels();
+  if (P.pending) screen("rate", 60000);  // a touch is a citizen still there: the minute again
+});
 HC.mountLangSwitch($("lang-slot"));
 HC.applyTexts();
 HC.onLang(renderLevels);
