@@ -13,11 +13,13 @@ from controller.core import events as ev
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
 from controller.core.identity import scrub
-from controller.core.state import HallState, ReportState, Ticket, TicketStatus
+from controller.core.state import Evaluation, HallState, ReportState, Ticket, TicketStatus
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})
 CHANNELS = ("pad", "keypad", "kiosk", "sms", "qr")
+REMOTE_CHANNELS = frozenset({"sms", "qr"})  # rated away from the window, later
+FOLLOW_UP_SUFFIX = "#2"  # the key of a case's follow-up evaluation: "case:<no>#2"
 MAX_COMMENT = 500
 def _ticket_for(state: HallState, cmd: c.Evaluate) -> Ticket:
     if cmd.pad_window is not None:
@@ -68,9 +70,13 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
                       "only a completed service is rated")
     case_no = ticket.case_no or _case_accepted_for(state, ticket.id)
     key = f"case:{case_no}" if case_no else f"ticket:{ticket.id}"
+    assess_number = 1
     if key in state.evaluated:
-        raise Refusal("already_evaluated", f"{ticket.number} was rated already "
-                      "(one evaluation per case)")
+        first = state.evaluations.get(state.evaluated[key])
+        if not _may_follow_up(state, key, first, ticket.id, cmd.channel):
+            raise Refusal("already_evaluated", f"{ticket.number} was rated already "
+                          "(one evaluation per case, and one follow-up of a case)")
+        key, assess_number = key + FOLLOW_UP_SUFFIX, 2
     if cmd.evaluation_id in state.evaluations:
         raise Refusal("duplicate_evaluation_id", "evaluation id exists already")
     data: dict[str, object] = {
@@ -88,6 +94,8 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
         "served_at": ticket.called_at,
         "completed_at": ticket.finished_at,
     }
+    if assess_number != 1:
+        data["assess_number"] = assess_number  # 追评: the review record's assessNumber
     if comment:
         data["comment"] = comment
     if cmd.anonymous:
@@ -95,6 +103,20 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     if ticket.credit_code:
         data["credit_code"] = ticket.credit_code  # the applicant was a company
     return [Event(ev.EVALUATION_RECORDED, data)]
+
+
+def _may_follow_up(state: HallState, key: str, first: Evaluation | None, ticket_id: str,
+                   channel: str) -> bool:
+    """A case rated once may be rated once more, its follow-up (追评, DOMAIN.md: one first
+    evaluation plus at most one follow-up per case): at a later service of the case (the
+    pickup), or from afar (SMS, QR code) about the same one. The same service rated again
+    at the window (a second touch on the pad) is not a follow-up; nor is a ticket without
+    a case rated twice."""
+    if not key.startswith("case:") or key + FOLLOW_UP_SUFFIX in state.evaluated:
+        return False
+    if first is None:
+        return False
+    return first.ticket_id != ticket_id or channel in REMOTE_CHANNELS
 
 
 def _case_accepted_for(state: HallState, ticket_id: str) -> str | None:

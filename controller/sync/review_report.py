@@ -67,7 +67,7 @@ def report_fields(cfg: HallConfig, state: HallState, e: Evaluation) -> dict[str,
         "evalDetail": ",".join(d.get("reasons") or []),
         "writingEvaluation": str(d.get("comment") or ""),
         "assessTime": _time(e.at, cfg),
-        "assessNumber": FIRST_ASSESSMENT,
+        "assessNumber": str(d.get("assess_number") or FIRST_ASSESSMENT),  # 2: a follow-up
         "appStatus": "1",
         "promiseTime": PROMISE_PROMISED if case_type == "promised" else PROMISE_INSTANT,
         "acceptDate": _time(case.accepted_at if case else d.get("served_at"), cfg),

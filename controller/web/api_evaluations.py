@@ -42,6 +42,7 @@ def evaluation_view(cfg: HallConfig, e: Evaluation) -> dict[str, Any]:
         "reasons": d.get("reasons", []),
         "comment": d.get("comment"),
         "anonymous": bool(d.get("anonymous")),
+        "assess_number": d.get("assess_number", 1),  # 2: the case's follow-up (追评)
         "channel": e.channel,
         "at": iso(e.at, cfg.day),
         # The business day is not the date of `at`: between midnight and the numbering

@@ -47,10 +47,14 @@ def test_a_pickup_ticket_completed_without_a_number_keeps_its_case() -> None:
     h.ok(c.Complete(15))
     assert h.state.tickets[pid].case_no == "X1"
     assert h.state.tickets[pid].item_code == PROMISED
-    # The case was rated at intake: the pickup service is the same case.
-    refusal = h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
+    # The case was rated at intake: the pickup service is the same case, and its rating
+    # is the case's follow-up (追评), not a second first evaluation; a third is refused.
+    [follow] = h.ok(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
+    assert (follow.data["key"], follow.data["assess_number"]) == ("case:X1#2", 2)
+    assert follow.data["case_no"] == "X1"
+    refusal = h.refused(c.Evaluate("ev-again", 3, "pad", pad_window=15))
     assert (refusal.code, refusal.status) == ("already_evaluated", 409)
-    assert "ev-pickup" not in h.state.evaluations
+    assert "ev-again" not in h.state.evaluations
     # A restart rebuilds the same link from the log.
     again = HallState()
     for e in h.events:
@@ -98,7 +102,7 @@ async def _ok(api: Api, method: str, path: str, token: str | None, body: Any = N
     return answer
 
 
-async def test_the_pickup_service_is_not_a_second_first_evaluation_over_http(
+async def test_the_pickup_service_is_the_cases_follow_up_over_http(
         pickup_hall: Api) -> None:
     api, t = pickup_hall, pickup_hall.tokens
     await _ok(api, "POST", "/api/tickets", t.kiosk, {"item_code": PROMISED}, status=201)
@@ -117,7 +121,9 @@ async def test_the_pickup_service_is_not_a_second_first_evaluation_over_http(
     status, done = await api.window(15, "complete", token=t.clerk[15])
     assert status == 200 and done["ticket"]["id"] == pickup["id"]
     assert done["ticket"]["case_no"] == "X1"
-    got, err = await api.call("POST", "/api/evaluations", t.pad[15], {"level": 4})
+    follow = await _ok(api, "POST", "/api/evaluations", t.pad[15], {"level": 4}, status=201)
+    assert (follow["case_no"], follow["assess_number"]) == ("X1", 2)
+    got, err = await api.call("POST", "/api/evaluations", t.pad[15], {"level": 3})
     assert (got, err["error"]) == (409, "already_evaluated")
 
 
@@ -141,8 +147,8 @@ def test_an_intake_completed_without_the_number_is_still_the_cases_service() -> 
     assert (rated.data["key"], rated.data["case_no"], rated.data["ticket_id"]) == (
         "case:X3", "X3", tid)
     _pickup_served(h, "X3", "p3")
-    assert h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15)).code == (
-        "already_evaluated")
+    [follow] = h.ok(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
+    assert follow.data["key"] == "case:X3#2"  # the case's follow-up, not its first
 
 
 def test_a_rating_before_the_case_was_accepted_is_the_cases_first() -> None:
@@ -154,9 +160,30 @@ def test_a_rating_before_the_case_was_accepted_is_the_cases_first() -> None:
     h.ok(c.Evaluate("ev-intake", 5, "pad", pad_window=1))
     h.ok(cs.AcceptCase("X4", ticket_id=tid))
     _pickup_served(h, "X4", "p4")
-    assert h.refused(c.Evaluate("ev-pickup", 4, "pad", pad_window=15)).code == (
-        "already_evaluated")
+    [follow] = h.ok(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
+    assert follow.data["key"] == "case:X4#2"  # the case's follow-up, not its first
     again = HallState()
     for e in h.events:
         apply(again, e.type, e.data, h.now)
     assert again.evaluated.get("case:X4") == "ev-intake"
+
+
+def test_a_follow_up_is_a_later_service_or_from_afar_never_a_second_touch() -> None:
+    """The same service rated again at the window is not a follow-up (a second touch on
+    the pad, a change of mind); the same case rated later by SMS is."""
+    h = Hall()
+    h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase("X5", window=1))
+    h.ok(c.Complete(1, case_no="X5"))
+    h.ok(c.Evaluate("ev-1", 5, "pad", pad_window=1))
+    assert h.refused(c.Evaluate("ev-2", 3, "pad", pad_window=1)).code == "already_evaluated"
+    assert h.refused(c.Evaluate("ev-3", 4, "keypad", case_no="X5")).code == (
+        "already_evaluated")
+    [follow] = h.ok(c.Evaluate("ev-4", 4, "sms", case_no="X5"))
+    assert (follow.data["key"], follow.data["assess_number"]) == ("case:X5#2", 2)
+    assert h.refused(c.Evaluate("ev-5", 4, "qr", case_no="X5")).code == "already_evaluated"
+    # A ticket without a case is rated once, from afar too.
+    tid = h.serve(3, "A")
+    h.ok(c.Complete(3))
+    h.ok(c.Evaluate("ev-6", 5, "pad", pad_window=3))
+    assert h.refused(c.Evaluate("ev-7", 4, "sms", ticket_id=tid)).code == "already_evaluated"

@@ -166,3 +166,25 @@ async def test_a_2xx_whose_result_says_refused_is_parked_when_results_are_checke
                 break
             await asyncio.sleep(0.05)
         assert link["backlog"] == 0 and link["parked"] == 0 and link["delivered"] == 2
+
+
+async def test_a_cases_follow_up_is_reported_as_the_second_assessment(
+        rated_hall: Api, review_cloud: tuple[CloudSim, str]) -> None:
+    """追评: the case rated at the window, then again by SMS: two reports of the same
+    case, assessNumber 1 and 2; a third rating is refused."""
+    sim, _ = review_cloud
+    [first] = await serve_and_rate(rated_hall, 1)
+    status, follow = await rated_hall.call(
+        "POST", "/api/evaluations", rated_hall.tokens.supervisor,
+        {"case_no": first["case_no"], "level": 3, "channel": "sms"})
+    assert status == 201 and follow["assess_number"] == 2, follow
+    await wait_until(lambda: {str(first["id"]), str(follow["id"])} <= set(sim.evaluations),
+                     20, "both reports")
+    one, two = sim.evaluations[str(first["id"])], sim.evaluations[str(follow["id"])]
+    assert (one["assessNumber"], two["assessNumber"]) == ("1", "2")
+    assert one["projectNo"] == two["projectNo"] == first["case_no"]
+    assert two["satisfaction"] == "3" and two["pf"] == "6"
+    status, body = await rated_hall.call(
+        "POST", "/api/evaluations", rated_hall.tokens.supervisor,
+        {"case_no": first["case_no"], "level": 5, "channel": "qr"})
+    assert (status, body["error"]) == (409, "already_evaluated")
