@@ -18,8 +18,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 import pytest
@@ -31,6 +33,8 @@ from controller.sync.mqtt_client import Client
 from tests.broker import Broker
 from tests.conftest import Api, make_tokens, running_hall
 from tests.sync.conftest import cloud_cfg, stop_task, wait_until
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 HALL = "demo-330100"
 ACKS = f"hall/{HALL}/acks"
@@ -323,13 +327,19 @@ async def test_notices_and_appointment_cancel(synced_hall: Api, cloud: CloudSim)
     published = await acked(cloud, await cloud.push(
         HALL, "notice.publish", {"notice_id": "n-maint", "text": "今日下午系统维护"}))
     assert published["result"] == "applied", published
+    end = (datetime.now(SHANGHAI) + timedelta(days=30)).replace(microsecond=0)
     until = await acked(cloud, await cloud.push(
         HALL, "notice.publish", {"notice_id": "n-until", "text": "医保窗口临时调整",
-                                 "until": "2099-01-01T00:00:00+08:00"}))
+                                 "until": end.isoformat()}))
     assert until["result"] == "applied", until
     shown = await notices()
     assert shown["n-maint"]["text"] == "今日下午系统维护" and shown["n-maint"]["until"] is None
-    assert shown["n-until"]["until"].startswith("2099-01-01T00:00:00")
+    assert shown["n-until"]["until"].startswith(end.isoformat()[:19])
+    # A notice is about the coming months: an end years away is refused, with the reason.
+    far = await acked(cloud, await cloud.push(
+        HALL, "notice.publish", {"notice_id": "n-far", "text": "长期公告",
+                                 "until": "2099-01-01T00:00:00+08:00"}))
+    assert (far["result"], far["reason"]) == ("rejected", "notice_too_far"), far
 
     withdrawn = await acked(cloud, await cloud.push(HALL, "notice.withdraw",
                                                     {"notice_id": "n-maint"}))
