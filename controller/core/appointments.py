@@ -80,6 +80,14 @@ def find_for_check_in(state: HallState, cfg: HallConfig, cmd: c.CheckIn, now: fl
             raise not_found("appointment", "no such appointment")
         if a.status is not AppointmentStatus.BOOKED:
             raise Refusal("appointment_not_booked", f"the appointment is {a.status.value}")
+        day = business_day(a.slot_start, cfg.day)
+        if day != business_day(now, cfg.day):
+            # Another day's booking is never used up here, even where early or late
+            # arrivals get a walk-in ticket: that is for today's (as by identity).
+            raise Refusal(
+                "not_today",
+                f"the appointment is on {day}, {local(a.slot_start, cfg.day):%H:%M}-"
+                f"{local(a.slot_end, cfg.day):%H:%M}: check in on that day")
         start, end = window_of(cfg, a)
         return a, start <= now <= end
     if cmd.identity_hash is None:

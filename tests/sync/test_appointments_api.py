@@ -281,6 +281,27 @@ def test_outside_slot_walk_in_variant(demo_cfg: HallConfig) -> None:
     assert appointment.status is AppointmentStatus.CHECKED_IN and appointment.late is True
 
 
+def test_another_days_booking_is_not_used_up_by_an_early_check_in(
+        demo_cfg: HallConfig) -> None:
+    """Where early and late arrivals get a walk-in ticket, a booking of another day checked
+    in by its id is refused with its date and stays booked (by identity, only today's
+    bookings are looked at, so the two ways agree)."""
+    cfg = dataclasses.replace(demo_cfg, appointments=dataclasses.replace(
+        demo_cfg.appointments, outside_slot=OutsideSlot.WALK_IN))
+    state = booked_state(cfg, "apt")
+    day_before = NINE - 86400
+    outcome = run(state, cfg, c.CheckIn("t-early", None, "apt"), day_before)
+    assert outcome.refusal is not None and outcome.refusal.code == "not_today"
+    assert business_day(NINE, cfg.day) in outcome.refusal.detail
+    assert "10:00-10:30" in outcome.refusal.detail
+    assert state.appointments["apt"].status is AppointmentStatus.BOOKED
+    assert not state.tickets
+    by_identity = run(state, cfg, c.CheckIn("t-early", keyed_hash(KEY, ID_A)), day_before)
+    assert by_identity.refusal is not None and by_identity.refusal.code == "appointment_not_found"
+    on_the_day = run(state, cfg, c.CheckIn("t-1", None, "apt"), NINE + 3600)
+    assert on_the_day.refusal is None and state.tickets["t-1"].priority == "appointment"
+
+
 def test_no_show_after_the_window(demo_cfg: HallConfig) -> None:
     state = booked_state(demo_cfg, "apt-missed", "apt-kept", "apt-cancelled")
     assert run(state, demo_cfg, c.CancelAppointment("apt-cancelled"), NINE).refusal is None
