@@ -13,7 +13,7 @@ from controller.core import events as ev
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
 from controller.core.identity import scrub
-from controller.core.state import Evaluation, HallState, ReportState, Ticket, TicketStatus
+from controller.core.state import HallState, ReportState, Ticket, TicketStatus
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})
@@ -37,7 +37,14 @@ def _ticket_for(state: HallState, cmd: c.Evaluate) -> Ticket:
             raise not_found("ticket", f"no ticket {cmd.ticket_id}")
         return ticket
     if cmd.case_no is not None:
-        found = [t for t in state.tickets.values() if t.case_no == cmd.case_no]
+        # The services of the case: completed with its number, or the ones the case was
+        # accepted for (a ticket completed without the number).
+        book = state.extra.get("cases")
+        case = book.cases.get(cmd.case_no) if book is not None else None
+        linked = {getattr(case, "ticket_id", None), getattr(case, "pickup_ticket", None)}
+        found = [t for t in state.tickets.values()
+                 if t.status is TicketStatus.COMPLETED
+                 and (t.case_no == cmd.case_no or (t.id in linked and not t.case_no))]
         if not found:
             raise not_found("case", f"no completed service with case {cmd.case_no}")
         return max(found, key=lambda t: t.finished_at or 0.0)
@@ -68,15 +75,11 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     if ticket.status is not TicketStatus.COMPLETED:
         raise Refusal("not_served", f"{ticket.number} is {ticket.status.value}: "
                       "only a completed service is rated")
-    case_no = ticket.case_no or _case_accepted_for(state, ticket.id)
-    key = f"case:{case_no}" if case_no else f"ticket:{ticket.id}"
-    assess_number = 1
-    if key in state.evaluated:
-        first = state.evaluations.get(state.evaluated[key])
-        if not _may_follow_up(state, key, first, ticket.id, cmd.channel):
-            raise Refusal("already_evaluated", f"{ticket.number} was rated already "
-                          "(one evaluation per case, and one follow-up of a case)")
-        key, assess_number = key + FOLLOW_UP_SUFFIX, 2
+    case_no, key, assess_number = rating_of(state, ticket, cmd.channel,
+                                            at_window=cmd.pad_window is not None)
+    if key is None:
+        raise Refusal("already_evaluated", f"{ticket.number} was rated already "
+                      "(one evaluation per case, and one follow-up of a case)")
     if cmd.evaluation_id in state.evaluations:
         raise Refusal("duplicate_evaluation_id", "evaluation id exists already")
     data: dict[str, object] = {
@@ -105,18 +108,27 @@ def evaluate(state: HallState, cfg: HallConfig, cmd: c.Evaluate, now: float) -> 
     return [Event(ev.EVALUATION_RECORDED, data)]
 
 
-def _may_follow_up(state: HallState, key: str, first: Evaluation | None, ticket_id: str,
-                   channel: str) -> bool:
-    """A case rated once may be rated once more, its follow-up (追评, DOMAIN.md: one first
+def rating_of(state: HallState, ticket: Ticket, channel: str, at_window: bool
+              ) -> tuple[str | None, str | None, int]:
+    """(case number, key, assess number) a rating of this completed service would be
+    recorded under, or a None key when it may not be rated (again). Shared by the engine
+    and the keypad's evaluate prompt (devices/manager.py), so they never disagree.
+
+    A case rated once may be rated once more, its follow-up (追评, DOMAIN.md: one first
     evaluation plus at most one follow-up per case): at a later service of the case (the
-    pickup), or from afar (SMS, QR code) about the same one. The same service rated again
-    at the window (a second touch on the pad) is not a follow-up; nor is a ticket without
-    a case rated twice."""
-    if not key.startswith("case:") or key + FOLLOW_UP_SUFFIX in state.evaluated:
-        return False
-    if first is None:
-        return False
-    return first.ticket_id != ticket_id or channel in REMOTE_CHANNELS
+    pickup), or from afar (SMS, QR code, entered by staff) about the same one. The same
+    service rated again at the window (`at_window`: a pad or an evaluator, whatever channel
+    it names) is not a follow-up; nor is a ticket without a case rated twice."""
+    case_no = ticket.case_no or _case_accepted_for(state, ticket.id)
+    key = f"case:{case_no}" if case_no else f"ticket:{ticket.id}"
+    if key not in state.evaluated:
+        return case_no, key, 1
+    first = state.evaluations.get(state.evaluated[key])
+    if (case_no is None or first is None or key + FOLLOW_UP_SUFFIX in state.evaluated
+            or (first.ticket_id == ticket.id
+                and (at_window or channel not in REMOTE_CHANNELS))):
+        return case_no, None, 1
+    return case_no, key + FOLLOW_UP_SUFFIX, 2
 
 
 def _case_accepted_for(state: HallState, ticket_id: str) -> str | None:

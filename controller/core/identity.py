@@ -37,6 +37,8 @@ def normalize(raw: str) -> str:
     if _ID18.fullmatch(value):
         if not id_checksum_ok(value):
             raise IdentityError("ID number check digit is wrong")
+        if int(value[:2]) not in _PROVINCES:
+            raise IdentityError("ID number's first two digits are no province's code")
         if _birth_date(value) is None:
             raise IdentityError("ID number's 7th-14th digits are not a birth date")
         return value
@@ -82,21 +84,30 @@ def credit_code(raw: str) -> str:
 
 
 def looks_like_id_number(value: str) -> bool:
-    """An 18-character resident ID number: a real birth date in the 7th-14th characters and
-    the right check digit. A company's credit code almost never passes
-    this as well (it would need a date where the register code and organisation code meet)."""
-    return bool(_ID18.fullmatch(value)) and id_checksum_ok(value) and \
-        _birth_date(value) is not None
+    """An 18-character resident ID number: a province's code in the first two digits, a
+    real birth date in the 7th-14th and the right check digit. A company's credit code
+    almost never passes all three (its first two characters say which register and what
+    kind of entity: 91, 92, 93... are no province)."""
+    return (bool(_ID18.fullmatch(value)) and id_checksum_ok(value)
+            and int(value[:2]) in _PROVINCES and _birth_date(value) is not None)
+
+
+# GB/T 2260: the provinces' codes, the first two digits of every resident ID number.
+_PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42,
+                        43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+                        83})
 
 
 def _birth_date(number: str) -> datetime.date | None:
-    """The 7th-14th digits as a date from 1800 on (GB 11643's own example was born in
-    1880), or None."""
+    """The 7th-14th digits as a date from 1800 (GB 11643's own example was born in 1880)
+    to 2100, else None. The core reads no clock, so "not in the future" is left to the
+    bound: a company's credit code holds "8225-03-12" there often enough (an area code
+    ending in 82) to need it."""
     try:
         born = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return None
-    return born if born.year >= 1800 else None
+    return born if 1800 <= born.year <= 2100 else None
 
 
 def keyed_hash(key: bytes, raw: str) -> str:
@@ -118,9 +129,15 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-# Seven or more digits, possibly broken up by spaces, dashes, dots or brackets: how people
-# write a phone or an ID number into free text (139.1234.5678, 0571-8888 1234).
-_LONG_NUMBER = re.compile(r"\d(?:[\s\-.()·]*\d){6,}(?:[\s\-.·]*[Xx](?![A-Za-z]))?")
+# Seven or more digits, possibly broken up by spaces, dashes, dots or brackets, as people
+# write a phone or an ID number into free text (139.1234.5678, 0571-8888 1234), with the
+# full-width forms a Chinese input method types (１３９－１２３４－５６７８) and the other dashes.
+_SEPARATORS = r"\s\-.()·\uFF0D\uFF0E\uFF08\uFF09\u2010-\u2015"
+_LONG_NUMBER = re.compile(
+    rf"\d(?:[{_SEPARATORS}]*\d){{6,}}(?:[{_SEPARATORS}]*[XxＸｘ](?![A-Za-zＡ-Ｚａ-ｚ]))?")
+# A date written out (2026-12-05, 2026.12.5) is left as it is: staff write deadlines into
+# notes, and no phone or ID number has that shape.
+_DATE = re.compile(r"(?:19|20)\d\d([-.－．])\d{1,2}\1\d{1,2}")
 
 
 def scrub(text: str) -> str:
@@ -129,6 +146,8 @@ def scrub(text: str) -> str:
     told from other words, so free text is also kept off public streams where it can be
     (`core.events.PRIVATE_KEYS`)."""
     def mask(match: re.Match[str]) -> str:
-        chars = re.sub(r"[\s\-.()·]", "", match.group(0))
+        if _DATE.fullmatch(match.group(0)):
+            return match.group(0)
+        chars = re.sub(rf"[{_SEPARATORS}]", "", match.group(0))
         return chars[0] + "*" * (len(chars) - 2) + chars[-1]
     return _LONG_NUMBER.sub(mask, text)

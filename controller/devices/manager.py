@@ -25,6 +25,7 @@ import structlog
 from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core.engine import Outcome
+from controller.core.evaluations import rating_of
 from controller.core.identity import keyed_hash
 from controller.core.state import HallState, TicketStatus
 from controller.core.views import waiting_ahead
@@ -262,9 +263,7 @@ class DeviceManager:
         state = self.writer.state
         last = state.window(window).last_completed
         ticket = state.tickets.get(last) if last else None
-        rated = ticket is not None and (
-            f"case:{ticket.case_no}" if ticket.case_no else f"ticket:{ticket.id}"
-        ) in state.evaluated
+        rated = ticket is not None and rating_of(state, ticket, "keypad", at_window=True)[1] is None
         if ticket is None or rated:
             self.show_result(device, REFUSED, beep=True)
             return

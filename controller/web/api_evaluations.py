@@ -76,6 +76,11 @@ async def create_evaluation(request: web.Request) -> web.Response:
     if not all(isinstance(r, str) and len(r) <= 16 for r in reasons):
         raise ApiError(400, "bad_field", "reasons is a list of reason codes")
     default_channel = "pad" if who.role is Role.PAD else "kiosk"
+    if who.role in (Role.PAD, Role.KIOSK) and body["channel"] not in (None, default_channel):
+        # A device rates as what it is: a pad naming itself "qr" would pass a second
+        # rating of the same service as a follow-up from afar, and report a false channel.
+        raise ApiError(403, "wrong_channel", f"a {who.role.value} token rates with channel "
+                       f"{default_channel!r}; SMS and QR ratings are entered by staff")
     command = c.Evaluate(
         new_id(), body["level"], body["channel"] or default_channel,
         body["ticket_id"], body["case_no"], tuple(reasons), body["comment"],

@@ -22,7 +22,8 @@ MAX_INTEGER = 2**53 - 1
 # C0 and C1 control characters and DEL: a NUL or an ESC sequence in a pause reason would
 # reach a window's LED screen, and a notice's the hall wall, as it was sent.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
+# keeps \t, \n and \r (a Windows line break, \r\n, is a line break too)
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,9 +150,14 @@ async def test_evaluation_refusals_are_clear_4xx(hall: Api) -> None:
     await ok(api, "POST", "/api/evaluations", t.pad[1], {"level": 5}, status=201)
     got, err = await api.call("POST", "/api/evaluations", t.pad[1], {"level": 4})
     assert (got, err["error"]) == (409, "already_evaluated")
-    got, err = await api.call("POST", "/api/evaluations", t.kiosk,
+    got, err = await api.call("POST", "/api/evaluations", t.supervisor,
                               {"level": 3, "ticket_id": first["id"], "channel": "qr"})
     assert (got, err["error"]) == (409, "already_evaluated")  # by another channel too
+    # A device rates as what it is: a pad or a kiosk cannot say the rating came by QR.
+    for token, channel in ((t.pad[1], "qr"), (t.kiosk, "sms"), (t.pad[1], "kiosk")):
+        got, err = await api.call("POST", "/api/evaluations", token,
+                                  {"level": 3, "ticket_id": first["id"], "channel": channel})
+        assert (got, err["error"]) == (403, "wrong_channel"), channel
     # A good rating opens no follow-up.
     listed = await ok(api, "GET", "/api/follow-ups", t.supervisor)
     assert listed["follow_ups"] == []

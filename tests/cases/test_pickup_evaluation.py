@@ -187,3 +187,27 @@ def test_a_follow_up_is_a_later_service_or_from_afar_never_a_second_touch() -> N
     h.ok(c.Complete(3))
     h.ok(c.Evaluate("ev-6", 5, "pad", pad_window=3))
     assert h.refused(c.Evaluate("ev-7", 4, "sms", ticket_id=tid)).code == "already_evaluated"
+
+
+def test_a_pad_naming_another_channel_is_still_at_the_window() -> None:
+    """The engine's own rule, whatever the API lets through: a rating made at the window
+    (pad_window set) is never a follow-up from afar of the same service."""
+    h = Hall()
+    h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase("X6", window=1))
+    h.ok(c.Complete(1, case_no="X6"))
+    h.ok(c.Evaluate("ev-1", 5, "pad", pad_window=1))
+    assert h.refused(c.Evaluate("ev-2", 3, "qr", pad_window=1)).code == "already_evaluated"
+
+
+def test_a_case_is_rated_by_its_number_when_its_ticket_was_completed_without_it() -> None:
+    """The SMS/QR route names the case: it finds the service the case was accepted for
+    even when the clerk completed that ticket without the number."""
+    h = Hall()
+    tid = h.serve(1, "A", item_code=PROMISED)
+    h.ok(cs.AcceptCase("X7", window=1))
+    h.ok(c.Complete(1))
+    [first] = h.ok(c.Evaluate("ev-1", 4, "sms", case_no="X7"))
+    assert (first.data["ticket_id"], first.data["key"]) == (tid, "case:X7")
+    [follow] = h.ok(c.Evaluate("ev-2", 5, "qr", case_no="X7"))
+    assert follow.data["key"] == "case:X7#2"

@@ -58,7 +58,9 @@ def test_check_digit_ten_is_x() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="0123456789", min_size=6, max_size=6),
+@given(st.sampled_from(["11", "33", "44", "65", "82"]).map(str)
+       .flatmap(lambda p: st.text(alphabet="0123456789", min_size=4, max_size=4)
+                .map(lambda rest: p + rest)),
        st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(2099, 12, 31)),
        st.text(alphabet="0123456789", min_size=3, max_size=3))
 def test_exactly_one_check_character_is_right(region: str, born: dt.date, order: str) -> None:
@@ -193,6 +195,20 @@ def test_one_changed_character_is_always_caught(head: str, area: str, body: str,
             credit_code(changed)
 
 
+@pytest.mark.parametrize("code", ["913302822503122341", "913205831801039384"])
+def test_a_credit_code_with_a_date_inside_is_still_a_credit_code(code: str) -> None:
+    """A county-level city's area code ends in 8x: "8225-03-12" in the 7th-14th characters
+    is a date on paper, but no person was born in 8225, and 91 is no province."""
+    assert credit_code(code) == code
+
+
+@pytest.mark.parametrize(("first17", "why"), [("99010519491231002", "province"),
+                                              ("11010521491231002", "birth date")])
+def test_an_id_number_needs_a_province_and_a_plausible_year(first17: str, why: str) -> None:
+    with pytest.raises(IdentityError, match=why):
+        normalize(first17 + check_digit(first17))
+
+
 def test_a_resident_id_number_is_not_taken_as_a_credit_code() -> None:
     """About one ID number in 31 passes the credit code's check too; as a company's code it
     would be kept, streamed and reported in clear."""
@@ -211,6 +227,11 @@ def test_a_resident_id_number_is_not_taken_as_a_credit_code() -> None:
     ("身份证11010519491231002x号", "身份证1****************x号"),
     ("3.5分, 第12号窗口, 2号楼", "3.5分, 第12号窗口, 2号楼"),
     ("１３９１２３４５６７８", "１*********８"),  # full-width digits
+    ("１３９－１２３４－５６７８ 或 １３９．１２３４．５６７８", "１*********８ 或 １*********８"),
+    ("139—1234—5678", "1*********8"),
+    ("１１０１０５１９４９１２３１００２Ｘ", "１****************Ｘ"),
+    ("补正期限 2026-12-05, 或 2026.12.5 前", "补正期限 2026-12-05, 或 2026.12.5 前"),
+    ("期限2026-12-05 13912345678", "期限2*****************8"),  # run together: masked
     ("", ""),
 ])
 def test_scrub_masks_the_numbers_people_type(text: str, scrubbed: str) -> None:

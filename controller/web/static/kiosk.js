@@ -99,13 +99,14 @@ async function issue(prefix, itemCode) {
   } catch (e) { $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: HC.t("conn_lost") }); }
 }
 
-// An ID or phone number is on a screen others can see: only its first four characters, the
-// key just pressed and, once whole, its last four are shown (1101**********002X). A case
-// number (pickup) is not personal and is shown as typed.
+// An ID or phone number is on a screen others can see: only its first characters, the key
+// just pressed and, once whole, its last four are shown (1101**********002X for an ID,
+// 139****5678 for a mobile number). A case number (pickup) is not personal: shown as typed.
 function maskedId(v) {
-  if (K.mode === "pickup" || v.length <= 4) return v;
-  if (v.length === 11 || v.length >= 18) return v.slice(0, 4) + "*".repeat(v.length - 8) + v.slice(-4);
-  return v.slice(0, 4) + "*".repeat(v.length - 5) + v.slice(-1);
+  if (K.mode === "pickup" || v.length <= 3) return v;
+  if (v.length >= 18) return v.slice(0, 4) + "*".repeat(v.length - 8) + v.slice(-4);
+  if (v.length === 11) return v.slice(0, 3) + "*".repeat(4) + v.slice(-4);
+  return v.slice(0, 3) + "*".repeat(v.length - 4) + v.slice(-1);
 }
 function renderId() { $("id-display").textContent = maskedId(K.id) || "\u00a0"; }
 function buildKeypad() {
