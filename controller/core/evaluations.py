@@ -128,7 +128,10 @@ def rating_of(state: HallState, ticket: Ticket, channel: str, at_window: bool
             or (first.ticket_id == ticket.id
                 and (at_window or channel not in REMOTE_CHANNELS))):
         return case_no, None, 1
-    return case_no, key + FOLLOW_UP_SUFFIX, 2
+    # Reported as the case's second assessment only if its first went up as the case's:
+    # one rated before its case was accepted went up under the ticket (no case known), so
+    # for the review system this one is the case's first.
+    return case_no, key + FOLLOW_UP_SUFFIX, 2 if first.data.get("case_no") == case_no else 1
 
 
 def _case_accepted_for(state: HallState, ticket_id: str) -> str | None:

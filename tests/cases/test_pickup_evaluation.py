@@ -161,7 +161,10 @@ def test_a_rating_before_the_case_was_accepted_is_the_cases_first() -> None:
     h.ok(cs.AcceptCase("X4", ticket_id=tid))
     _pickup_served(h, "X4", "p4")
     [follow] = h.ok(c.Evaluate("ev-pickup", 4, "pad", pad_window=15))
-    assert follow.data["key"] == "case:X4#2"  # the case's follow-up, not its first
+    assert follow.data["key"] == "case:X4#2"  # the case's follow-up in the hall, but
+    # the first went up under its ticket (no case then): upstream, this is the case's first.
+    assert "assess_number" not in follow.data
+    assert h.refused(c.Evaluate("ev-3", 3, "sms", case_no="X4")).code == "already_evaluated"
     again = HallState()
     for e in h.events:
         apply(again, e.type, e.data, h.now)
