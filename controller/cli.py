@@ -8,16 +8,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from controller import __version__
 from controller.config import DEFAULT_CONFIG, ConfigError, HallConfig, load_config
 
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_LISTEN = "127.0.0.1:8080"
+T = TypeVar("T")
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing: one line on stderr, exit 2 (main)."""
+
+
+def dir_option(text: str | None, option: str) -> Path | None:
+    """A directory option as given (`type=str`, so that an empty one is not taken for the
+    working directory, as `Path("")` is): None when not given."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError(f"{option}: empty: name a directory (`.` for this one)")
+    return Path(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the hall controller daemon")
     run.add_argument("--config", type=Path, default=None, help="hall TOML (default: demo hall)")
-    run.add_argument("--data-dir", type=Path, default=None, help="state directory (default ./var)")
+    run.add_argument("--data-dir", default=None, help="state directory (default ./var)")
     run.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:8080)")
     run.add_argument("--cloud-mqtt", default=None, metavar="URL",
                      help="cloud broker, mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
@@ -53,21 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["kiosk", "clerk", "pad", "supervisor", "admin"])
     create.add_argument("--window", type=int, default=None, help="the window of a clerk or pad token")
     create.add_argument("--config", type=Path, default=None)
-    create.add_argument("--data-dir", type=Path, default=None)
+    create.add_argument("--data-dir", default=None)
     listing = token_sub.add_parser("list", help="list tokens (ids and roles; never the tokens)")
     listing.add_argument("--config", type=Path, default=None)
-    listing.add_argument("--data-dir", type=Path, default=None)
+    listing.add_argument("--data-dir", default=None)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
     revoke.add_argument("--config", type=Path, default=None)
-    revoke.add_argument("--data-dir", type=Path, default=None)
+    revoke.add_argument("--data-dir", default=None)
     held = sub.add_parser("identities", help="ID numbers held sealed for real-name review "
                                              "reports (docs/haochaping.md)")
     held.add_argument("action", choices=["count", "erase"],
                       help="count them, or erase them all now (they are never needed again: "
                            "the reports waiting for them go anonymous)")
     held.add_argument("--config", type=Path, default=None)
-    held.add_argument("--data-dir", type=Path, default=None)
+    held.add_argument("--data-dir", default=None)
     from controller.replay.cli import add_parsers as add_replay_parsers  # replay, export
 
     add_replay_parsers(sub)
@@ -82,8 +100,45 @@ def _load(path: Path | None) -> HallConfig:
     return load_config(path or DEFAULT_CONFIG)
 
 
-def _data_dir(arg: Path | None, cfg: HallConfig) -> Path:
-    return arg or cfg.data_dir or DEFAULT_DATA_DIR
+def _data_dir(arg: str | None, cfg: HallConfig) -> Path:
+    return dir_option(arg, "--data-dir") or cfg.data_dir or DEFAULT_DATA_DIR
+
+
+class DatabaseTrouble(Exception):
+    """The hall database of a `token` or `identities` command cannot be used: one line
+    naming the file, exit 1."""
+
+
+def _hall_database(data_dir: Path) -> Path:
+    """The data directory's existing database: `token list`, `revoke` and `identities`
+    never create one (an empty file where the daemon would look is worse than none)."""
+    from controller.store.eventlog import DB_NAME
+
+    db = data_dir / DB_NAME
+    if not data_dir.is_dir():
+        why = "is not a directory" if data_dir.exists() else "does not exist"
+        raise DatabaseTrouble(f"{db}: no hall database here: {data_dir} {why} (--data-dir)")
+    if db.is_dir():
+        raise DatabaseTrouble(f"{db}: a directory, not a hall database")
+    if not db.exists():
+        raise DatabaseTrouble(f"{db}: no hall database here (is --data-dir the daemon's?)")
+    return db
+
+
+def _on_database(db: Path, action: Callable[[], T]) -> T:
+    """Runs `action` on the hall database `db`; whatever goes wrong with the database or
+    its disk (corrupt, from a newer version, read-only, full, locked) becomes one line."""
+    from controller.store.schema import SchemaError, explain
+
+    try:
+        return action()
+    except sqlite3.Error as exc:
+        raise DatabaseTrouble(f"{db}: {explain(db, exc)}") from None
+    except SchemaError as exc:
+        raise DatabaseTrouble(f"{db}: {exc}") from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(db) else ""
+        raise DatabaseTrouble(f"{db}: {where}{exc.strerror or exc}") from None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -99,14 +154,16 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.token_command == "create":
         return cmd_token_create(args)
     data_dir = _data_dir(args.data_dir, _load(args.config))
+    db = _hall_database(data_dir)
     if args.token_command == "list":
+        tokens = _on_database(db, lambda: list_tokens(data_dir))
         print(f"{'id':<12}  {'role':<10}  {'window':>6}  {'created (UTC)':<19}  revoked")
-        for token_id, role, window, created, revoked in list_tokens(data_dir):
+        for token_id, role, window, created, revoked in tokens:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(created))
             gone = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(revoked)) if revoked else ""
             print(f"{token_id:<12}  {role:<10}  {window or '':>6}  {when:<19}  {gone}")
         return 0
-    if not revoke_token(data_dir, args.token_id):
+    if not _on_database(db, lambda: revoke_token(data_dir, args.token_id)):
         print(f"hallctl: no active token {args.token_id}", file=sys.stderr)
         return 1
     print(f"revoked token {args.token_id}; a running daemon refuses it within seconds")
@@ -116,34 +173,37 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_identities(args: argparse.Namespace) -> int:
     """For an operator: before a box goes for repair or is retired, or on a request to
     forget."""
-    from controller.store.eventlog import DB_NAME
     from controller.store.sealed import erase_all, held
 
     data_dir = _data_dir(args.data_dir, _load(args.config))
-    if not (data_dir / DB_NAME).exists():
-        print(f"hallctl: no hall database at {data_dir / DB_NAME}", file=sys.stderr)
-        return 1
+    db = _hall_database(data_dir)
     if args.action == "count":
-        print(f"{held(data_dir)} ID number(s) held sealed for real-name review reports")
+        count = _on_database(db, lambda: held(data_dir))
+        print(f"{count} ID number(s) held sealed for real-name review reports")
         return 0
-    erased = erase_all(data_dir)
+    erased = _on_database(db, lambda: erase_all(data_dir))
     print(f"erased {erased} ID number(s); the reports still waiting for them go anonymous")
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
+    from controller.store.eventlog import DB_NAME
     from controller.store.tokens import TokenError, create_token
 
     cfg = _load(args.config)
+    data_dir = _data_dir(args.data_dir, cfg)
+    db = data_dir / DB_NAME
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DatabaseTrouble(f"{db}: cannot be created: {data_dir} is not a directory "
+                              "(--data-dir)")
+    if db.is_dir():
+        raise DatabaseTrouble(f"{db}: a directory, not a hall database")
     try:
-        token_id, token = create_token(_data_dir(args.data_dir, cfg), args.role, args.window,
-                                       set(cfg.windows))
+        token_id, token = _on_database(db, lambda: create_token(
+            data_dir, args.role, args.window, set(cfg.windows)))
     except TokenError as exc:
         print(f"hallctl: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as exc:
-        print(f"hallctl: cannot store the token: {exc}", file=sys.stderr)
-        return 1
     scope = f" for window {args.window}" if args.window is not None else ""
     print(f"created {args.role} token {token_id}{scope}; it is shown only once:")
     print(token)
@@ -176,6 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from controller.store.schema import SchemaError
 
     cfg = _with_overrides(_load(args.config), args)
+    data_dir = _data_dir(args.data_dir, cfg)
     listen = args.listen or cfg.listen or DEFAULT_LISTEN
     try:
         split_listen(listen)
@@ -185,7 +246,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     configure(args.log_level)
     try:
-        asyncio.run(serve(cfg, _data_dir(args.data_dir, cfg), listen))
+        asyncio.run(serve(cfg, data_dir, listen))
     except AlreadyRunning as exc:
         print(f"hallctl: {exc}", file=sys.stderr)
         return 1
@@ -199,9 +260,15 @@ def cmd_cloud_sim(args: argparse.Namespace) -> int:
     from controller.cloudsim.server import run_cloudsim
     from controller.config.loader import check_mqtt_url
     from controller.daemon.logs import configure
+    from controller.daemon.run import split_listen
 
     if args.mqtt is not None and (problem := check_mqtt_url(args.mqtt)):
         raise ConfigError(Path("--mqtt"), "mqtt", problem)
+    try:
+        split_listen(args.listen)
+    except ValueError as exc:
+        print(f"hallctl: --listen: {exc}", file=sys.stderr)
+        return 2
     try:
         secret = args.secret_file.read_bytes().strip() if args.secret_file else None
     except OSError as exc:
@@ -222,6 +289,16 @@ def cmd_cloud_sim(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # The reader went away (`hallctl export flow ... | head`): stop quietly, as Unix
+        # tools do; the output still buffered goes nowhere rather than into a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "check-config":
             return cmd_check_config(args)
@@ -247,3 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"hallctl: configuration error: {exc}", file=sys.stderr)
         return 2
+    except UsageError as exc:
+        print(f"hallctl: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseTrouble as exc:
+        print(f"hallctl: {exc}", file=sys.stderr)
+        return 1

@@ -305,11 +305,13 @@ async def _form(request: web.Request, body: bytes) -> dict[str, str]:
 
 async def run_cloudsim(mqtt_url: str | None, listen: str, secret: bytes | None,
                        stop: asyncio.Event | None = None, prefix: str = "hall") -> None:
+    from controller.daemon.run import split_listen
+
+    host, port = split_listen(listen)  # ValueError naming the problem (`hallctl` checks first)
     sim = CloudSim(mqtt_url, secret, prefix)
     runner = web.AppRunner(sim.app(), access_log=None)
     await runner.setup()
-    host, _, port = listen.rpartition(":")
-    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+    site = web.TCPSite(runner, host, port)
     await site.start()
     task = asyncio.create_task(sim.logic.run()) if mqtt_url else None
     log.info("cloudsim_ready", listen=listen, mqtt=mqtt_url)

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def add_parsers(sub: Any) -> None:
 
     sim = sub.add_parser("simulate", help="simulate the hall's devices (ptys and sockets)")
     sim.add_argument("--config", type=Path, default=None, help="hall TOML (default: demo hall)")
-    sim.add_argument("--data-dir", type=Path, default=None,
+    sim.add_argument("--data-dir", default=None,
                      help="where the daemon looks for relative ports (default ./var)")
 
 
@@ -63,31 +64,58 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
+def check_url(url: str) -> str | None:
+    """What is wrong with a daemon's base URL given on the command line, or None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be http://HOST:PORT (the daemon's address), not {url!r}"
+    try:
+        _ = parts.port  # raises on a port that is not one
+    except ValueError:
+        return f"not a valid port in {url!r}"
+    return None
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     url = args.url
     if url is None:
         cfg = _cfg(args.config)
         url = f"http://{cfg.listen or '127.0.0.1:8080'}"
+    elif problem := check_url(url):
+        print(f"hallctl: --url: {problem}", file=sys.stderr)
+        return 2
+    where = url.rstrip("/") + "/api/devices"
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/api/devices", timeout=5) as resp:
+        with urllib.request.urlopen(where, timeout=5) as resp:
             body = json.loads(resp.read().decode("utf-8"))
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"hallctl: cannot read {url}/api/devices: {exc}", file=sys.stderr)
+        print(f"hallctl: cannot read {where}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        devices = body["devices"]
+        if not isinstance(devices, list):
+            raise TypeError("devices is not a list")
+        table = format_table(devices)  # for --json too: the same answer is checked
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
+        print(f"hallctl: {where}: not a hall controller's answer (is --url the daemon's?)",
+              file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(body, ensure_ascii=False, indent=2))
-    elif not body["devices"]:
+    elif not devices:
         print("this hall has no devices ([[devices]] in the hall file)")
     else:
-        print(format_table(body["devices"]))
+        print(table)
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from controller.cli import dir_option
     from controller.devices.sim.hall import HallSimulation
 
+    given = dir_option(args.data_dir, "--data-dir")
     cfg = _cfg(args.config)
-    data_dir = args.data_dir or cfg.data_dir or Path("var")
+    data_dir = given or cfg.data_dir or Path("var")
     if not cfg.devices:
         print(f"hallctl: {cfg.source} declares no [[devices]]", file=sys.stderr)
         return 2
@@ -121,7 +149,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     await stop.wait()
         await sim.stop()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except BrokenPipeError:
+        raise  # stdout's reader went away: hallctl's main stops quietly
+    except OSError as exc:  # a device's port taken, the data dir a file or read-only
+        what = f"{exc.strerror}: {exc.filename}" if exc.filename and exc.strerror else exc
+        print(f"hallctl: cannot simulate the devices of {cfg.source} in {data_dir}: {what}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

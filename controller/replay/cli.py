@@ -32,7 +32,7 @@ def add_parsers(sub: Any) -> None:
                         help="windows=1-8,13 | dispatch=priority,ratio | no_show=0.05 | "
                              "cv=0.6 | service_scale=1.0 (repeatable)")
     replay.add_argument("--seed", type=int, default=1)
-    replay.add_argument("--history", type=Path, default=None, metavar="DATA_DIR",
+    replay.add_argument("--history", default=None, metavar="DATA_DIR",
                         help="draw service times from this data dir's completed services")
     replay.add_argument("--json", action="store_true", help="print the figures as JSON")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -43,7 +43,7 @@ def add_parsers(sub: Any) -> None:
     flow.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD")
     flow.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD (inclusive)")
     flow.add_argument("--config", type=Path, default=None)
-    flow.add_argument("--data-dir", type=Path, default=None)
+    flow.add_argument("--data-dir", default=None)
     flow.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
 
 
@@ -102,6 +102,8 @@ def _settings(cfg: HallConfig, pairs: list[str]) -> tuple[HallConfig, dict[str, 
             rules = tuple(r.strip() for r in value.split(",") if r.strip())
             if any(r not in DISPATCH_RULES for r in rules):
                 raise ReplayError(f"--set dispatch: rules are {', '.join(DISPATCH_RULES)}")
+            if len(set(rules)) != len(rules):  # as the hall file's queue.dispatch
+                raise ReplayError(f"--set dispatch={value}: names a rule twice")
             cfg = dataclasses.replace(cfg, queue=dataclasses.replace(cfg.queue, dispatch=rules))
         elif key in ("no_show", "cv", "service_scale"):
             try:
@@ -118,6 +120,7 @@ def _settings(cfg: HallConfig, pairs: list[str]) -> tuple[HallConfig, dict[str, 
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from controller.cli import dir_option
     from controller.replay.sim import (
         configured_model,
         empirical_model,
@@ -125,11 +128,12 @@ def _replay(args: argparse.Namespace) -> int:
         simulate,
     )
 
+    history = dir_option(args.history, "--history")
     cfg = load_config(args.config or DEFAULT_CONFIG)
     cfg, opts = _settings(cfg, args.set)
     arrivals = load_arrivals(args.arrivals, cfg)
-    if args.history is not None:
-        model = empirical_model(cfg, args.history, opts["cv"], opts["service_scale"])
+    if history is not None:
+        model = empirical_model(cfg, history, opts["cv"], opts["service_scale"])
     else:
         model = configured_model(cfg, opts["cv"], opts["service_scale"])
     result = simulate(cfg, arrivals, model, seed=args.seed, windows=opts["windows"],
@@ -180,10 +184,12 @@ def _f(v: Any) -> str:
 
 
 def _export_flow(args: argparse.Namespace) -> int:
+    from controller.cli import dir_option
     from controller.core.clock import business_day
-    from controller.core.flow import FlowBuilder, csv_rows
+    from controller.core.flow import FlowBuilder
     from controller.replay.sim import ReplayError
     from controller.store.eventlog import DB_NAME, decode_data
+    from controller.store.schema import explain
 
     cfg = load_config(args.config or DEFAULT_CONFIG)
     try:
@@ -194,16 +200,16 @@ def _export_flow(args: argparse.Namespace) -> int:
         raise ReplayError("--to is before --from")
     if (last - first).days + 1 > 366:  # both ends included
         raise ReplayError("export at most 366 days at a time")
-    data_dir = args.data_dir or cfg.data_dir or Path("var")
+    data_dir = dir_option(args.data_dir, "--data-dir") or cfg.data_dir or Path("var")
     db = data_dir / DB_NAME
-    if not db.exists():
+    if not db.is_file():
         raise ReplayError(f"{data_dir}: no {DB_NAME} here")
     builder = FlowBuilder(cfg)
     stop = last.isoformat()
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise ReplayError(f"{db}: {exc}") from None
+        raise ReplayError(f"{db}: {explain(db, exc)}") from None
     try:
         after = 0
         done = False
@@ -223,21 +229,34 @@ def _export_flow(args: argparse.Namespace) -> int:
             builder.feed(batch)
             after = rows[-1][0]
     except sqlite3.Error as exc:
-        raise ReplayError(f"{db}: {exc}") from None
+        raise ReplayError(f"{db}: {explain(db, exc)}") from None
     finally:
         conn.close()
-    out = args.output.open("w", newline="", encoding="utf-8") if args.output else sys.stdout
+    try:
+        _write_flow(args.output, cfg, builder, first, last)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: hallctl's main stops quietly
+    except OSError as exc:  # the --output file: no such directory, read-only, disk full
+        print(f"hallctl: --output {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_flow(output: Path | None, cfg: HallConfig, builder: Any, first: date,
+                last: date) -> None:
+    from controller.core.flow import csv_rows
+
+    out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         writer: csv.DictWriter[str] | None = None
-        day = first
-        while day <= last:
+        # Counted, not `day += 1 day` to past `last`: --to 9999-12-31 has no next day.
+        for n in range((last - first).days + 1):
+            day = first + timedelta(days=n)
             for row in csv_rows(cfg, builder.day(day.isoformat(), time.time())):
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(row))
                     writer.writeheader()
                 writer.writerow(row)
-            day += timedelta(days=1)
     finally:
-        if args.output:
+        if output:
             out.close()
-    return 0

@@ -73,7 +73,13 @@ def load_arrivals(path: Path, cfg: HallConfig) -> list[Arrival]:
                 out.append(Arrival(int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3] or 0),
                                    cat, prio))
     except OSError as exc:
-        raise ReplayError(f"{path}: {exc}") from None
+        raise ReplayError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ReplayError(f"{path}: not a UTF-8 text file (a CSV time,category,priority)"
+                          ) from None
+    except csv.Error as exc:  # a field over the csv module's limit (131,072 characters)
+        raise ReplayError(f"{path}:{reader.line_num + 1}: not a readable CSV line: {exc}"
+                          ) from None
     out.sort(key=lambda a: a.seconds)
     return out
 
@@ -107,20 +113,25 @@ def empirical_model(cfg: HallConfig, data_dir: Path, cv: float = 0.6,
     """Service times (last call to completion) of every completed ticket in a data dir's
     log, read-only; categories without history keep the configured mean."""
     from controller.store.eventlog import DB_NAME
+    from controller.store.schema import explain
 
     db = data_dir / DB_NAME
-    if not db.exists():
-        raise ReplayError(f"{data_dir}: no {DB_NAME} here")
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    if not db.is_file():
+        raise ReplayError(f"{data_dir}: no {DB_NAME} here (--history)")
     try:
-        rows = conn.execute(
-            "SELECT ts, type, json_extract(data, '$.ticket_id'), "
-            "json_extract(data, '$.category'), json_extract(data, '$.to_category') "
-            "FROM events WHERE type IN (?, ?, ?, ?, ?) ORDER BY seq",
-            (ev.TICKET_ISSUED, ev.TICKET_CALLED, ev.TICKET_CALLED_BACK, ev.TICKET_COMPLETED,
-             ev.TICKET_TRANSFERRED)).fetchall()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT ts, type, json_extract(data, '$.ticket_id'), "
+                "json_extract(data, '$.category'), json_extract(data, '$.to_category') "
+                "FROM events WHERE type IN (?, ?, ?, ?, ?) ORDER BY seq",
+                (ev.TICKET_ISSUED, ev.TICKET_CALLED, ev.TICKET_CALLED_BACK,
+                 ev.TICKET_COMPLETED, ev.TICKET_TRANSFERRED)).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:  # corrupt, not a hall's log, unreadable
+        raise ReplayError(f"{db}: cannot read the hall's log: {explain(db, exc)} "
+                          "(--history)") from None
     category: dict[str, str] = {}
     called: dict[str, float] = {}
     observed: dict[str, list[float]] = {}
@@ -196,6 +207,8 @@ def parse_windows(spec: str, cfg: HallConfig) -> list[int]:
         if not m:
             raise ReplayError(f"windows={spec}: use numbers and ranges, e.g. 1-8,13")
         lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo:
+            raise ReplayError(f"windows={spec}: {part.strip()} is backwards: write {hi}-{lo}")
         for n in range(lo, hi + 1):
             if n not in cfg.windows:
                 raise ReplayError(f"windows={spec}: no window {n} in {cfg.source}")

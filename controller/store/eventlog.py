@@ -91,7 +91,11 @@ class StoreFull(StoreError):
 def _check_and_migrate(path: Path) -> None:
     try:
         conn = open_sync(str(path))
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:
+        # The file could not be opened or written (a full disk, no permission, locked, an
+        # I/O error): nothing says the database is bad, so say what went wrong, only that.
+        raise StoreError(f"{path}: cannot open the hall database: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # not a database, malformed: the file itself
         raise StoreError(f"{path}: not a usable hall database: {exc}") from None
     try:
         (result,) = conn.execute("PRAGMA quick_check").fetchone()

@@ -6,7 +6,9 @@ transaction as the user_version bump, so a crash mid-migration leaves the old ve
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the event log, idempotency answers, API tokens.
@@ -98,15 +100,38 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version={number + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # On some errors (a full disk, an I/O error) SQLite has rolled the transaction
+            # back already: a ROLLBACK then fails, and its error would hide the real one.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
     return int(version)
 
 
-def open_sync(path: str) -> sqlite3.Connection:
-    """A plain connection for the CLI and the start-up checks, migrated and tuned."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
-    migrate(conn)
+def open_sync(path: str, create: bool = True) -> sqlite3.Connection:
+    """A plain connection for the CLI and the start-up checks, migrated and tuned.
+    `create=False`: an existing database only (read/write), never a new empty file."""
+    if create:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    else:
+        uri = f"{Path(path).absolute().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, isolation_level=None, timeout=5.0, uri=True)
+    try:
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def explain(db: Path, exc: sqlite3.Error) -> str:
+    """SQLite's error, with the likely reason when it could not open the file at all: a
+    read-only directory, where SQLite cannot make the -wal and -shm files it needs."""
+    text = str(exc)
+    if (isinstance(exc, sqlite3.OperationalError) and "unable to open" in text
+            and db.parent.is_dir() and not os.access(db.parent, os.W_OK)):
+        text += (f" ({db.parent} is read-only: SQLite writes its -wal and -shm files beside "
+                 "the database)")
+    return text

@@ -99,10 +99,11 @@ class SealedIdentities:
 
 
 # For `hallctl identities`, the daemon running or not (WAL; the daemon looks a number up
-# each time it reports). Like store/tokens.py: plain connections, no key needed.
+# each time it reports). Like store/tokens.py: plain connections, no key needed, and an
+# existing database only (a missing one is not created).
 
 def held(data_dir: Path) -> int:
-    conn = open_sync(str(data_dir / DB_NAME))
+    conn = open_sync(str(data_dir / DB_NAME), create=False)
     try:
         (count,) = conn.execute(_COUNT).fetchone()
         return int(count)
@@ -112,7 +113,7 @@ def held(data_dir: Path) -> int:
 
 def erase_all(data_dir: Path) -> int:
     """Erase every sealed number now: the freed pages zeroed, the log's copies too."""
-    conn = open_sync(str(data_dir / DB_NAME))
+    conn = open_sync(str(data_dir / DB_NAME), create=False)
     try:
         conn.execute("PRAGMA secure_delete=ON")
         erased = int(conn.execute("DELETE FROM sealed_identities").rowcount)

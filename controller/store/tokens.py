@@ -73,8 +73,8 @@ def create_token(data_dir: Path, role: str, window: int | None,
 
 def list_tokens(data_dir: Path) -> list[tuple[str, str, int | None, float, float | None]]:
     """(id, role, window, created, revoked) of every token; the tokens themselves are
-    not stored and cannot be listed."""
-    conn = open_sync(str(data_dir / DB_NAME))
+    not stored and cannot be listed. The database must exist: none is created here."""
+    conn = open_sync(str(data_dir / DB_NAME), create=False)
     try:
         rows = conn.execute(
             "SELECT id, role, window, created, revoked FROM tokens ORDER BY created").fetchall()
@@ -85,8 +85,8 @@ def list_tokens(data_dir: Path) -> list[tuple[str, str, int | None, float, float
 
 def revoke_token(data_dir: Path, token_id: str) -> bool:
     """Marks a token revoked; False if no such (unrevoked) token. A running daemon stops
-    accepting it within its cache time (controller/web/auth.py)."""
-    conn = open_sync(str(data_dir / DB_NAME))
+    accepting it within its cache time (controller/web/auth.py). The database must exist."""
+    conn = open_sync(str(data_dir / DB_NAME), create=False)
     try:
         cur = conn.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
                            (time.time(), token_id))

@@ -5,7 +5,8 @@ next to the box, that the MQTT link and the review system answer with the certif
 passwords just put in place, and why not when they do not. It reads `GET /api/sync` (and
 the dead letters) with a supervisor token, prints one line per link, and says in its exit
 status whether every configured link is up: 0 yes, 1 no (or the daemon does not answer
-sensibly), 2 no token (or, as for every hallctl command, a hall file with an error).
+sensibly), 2 no token or a --url that is not one (or, as for every hallctl command, a hall
+file with an error).
 """
 
 from __future__ import annotations
@@ -100,7 +101,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
               "(`hallctl token create --role supervisor`)", file=sys.stderr)
         return 2
     url = args.url
-    if url is None:
+    if url is not None:
+        from controller.devices.cli import check_url
+
+        if problem := check_url(url):
+            print(f"hallctl: --url: {problem}", file=sys.stderr)
+            return 2
+    else:
         from controller.config import DEFAULT_CONFIG, load_config
 
         cfg = load_config(args.config or DEFAULT_CONFIG)
