@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,16 +208,9 @@ def parse_items(raw: Any, categories: set[str], key: str = "items",
 
 def load_catalog(file: Path, categories: set[str]) -> tuple[Item, ...]:
     """The catalog file: `[[items]]` tables. Raises ConfigError naming file and key."""
-    from controller.config.loader import ConfigError
+    from controller.config.loader import ConfigError, read_toml
 
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(file, "(file)", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "(syntax)", str(exc)) from None
+    raw = read_toml(file)
     unknown = sorted(set(raw) - {"items"})
     if unknown:
         raise ConfigError(file, unknown[0], "unknown key")
@@ -229,7 +221,8 @@ def load_catalog(file: Path, categories: set[str]) -> tuple[Item, ...]:
 
 
 def _date(key: str, value: Any) -> str:
-    if isinstance(value, date):
+    # A TOML date-time is a Python datetime, a date subclass: a day is a date, no time.
+    if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str):
         try:
@@ -246,6 +239,8 @@ def parse_case_rules(table: Any, file: Path, categories: set[str]) -> CaseRules:
     try:
         t = _Table("cases", table)
         catalog = t.text("catalog_file", None, 300)
+        if catalog is not None and "\0" in catalog:
+            raise t.fail("catalog_file", "must not contain a NUL character")
         pickup = t.text("pickup_category", None, 1)
         if pickup is not None and pickup not in categories:
             raise t.fail("pickup_category", f"unknown category {pickup!r}")
@@ -288,9 +283,16 @@ def parse_case_rules(table: Any, file: Path, categories: set[str]) -> CaseRules:
     return dataclasses.replace(rules, catalog_file=path)
 
 
-def with_catalog(rules: CaseRules, categories: set[str]) -> CaseRules:
+def with_catalog(rules: CaseRules, categories: set[str], hall_file: Path | None = None
+                 ) -> CaseRules:
     """The rules with the catalog file's items loaded: done after the whole hall file is
-    checked, so that a mistake in the hall file is reported before a missing catalog."""
+    checked, so that a mistake in the hall file is reported before a missing catalog. A
+    catalog that is missing or unreadable is the hall file's `cases.catalog_file` mistake
+    (given `hall_file`); a mistake inside the catalog names the catalog file and its key."""
+    from controller.config.loader import ConfigError, unreadable
+
     if rules.catalog_file is None:
         return rules
+    if hall_file is not None and (problem := unreadable(rules.catalog_file)):
+        raise ConfigError(hall_file, "cases.catalog_file", problem)
     return dataclasses.replace(rules, items=load_catalog(rules.catalog_file, categories))

@@ -8,13 +8,15 @@ differently from what its installer believes).
 from __future__ import annotations
 
 import builtins
-import math
 import re
 import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yarl import URL
 
 from controller.config.model import (
     DISPATCH_RULES,
@@ -35,6 +37,7 @@ from controller.config.model import (
     VoiceConfig,
     Window,
 )
+from controller.core.clock import END_OF_DAY  # closes = "24:00"
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo-hall.toml"
 
@@ -92,11 +95,30 @@ class _Reader:
             raise self.fail(name, f"must be between {lo} and {hi}, not {value}")
         return value
 
-    def number(self, name: builtins.str, default: Any = None) -> Any:
+    def number(self, name: builtins.str, default: Any, hi: float, unit: builtins.str,
+               note: builtins.str = "") -> Any:
+        """A positive number at most `hi` (of `unit`; `note` says what `hi` is), as a float.
+        Compared before any conversion: an integer of 400 digits is no float; NaN fails."""
         value = self._take(name, (int, float), "a number", default)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise self.fail(name, f"must be a positive finite number, not {value}")
-        return value
+        if value is None:
+            return None
+        if not 0 < value <= hi:
+            shown = (f"an integer of {len(builtins.str(abs(value)))} digits"
+                     if isinstance(value, int) and abs(value) > 10**15 else value)
+            limit = f"{hi:g} ({note})" if note else f"{hi:g}"
+            of = f" of {unit}" if unit else ""
+            raise self.fail(name, f"must be a positive number{of}, at most {limit}, not {shown}")
+        return float(value)
+
+    def filename(self, name: builtins.str, base: Path, default: Any = None) -> Path | None:
+        """A file or directory name, relative to `base` unless absolute."""
+        value = self.str(name, default)
+        if value is None:
+            return None
+        if "\0" in value:
+            raise self.fail(name, "must not contain a NUL character")
+        p = Path(value)
+        return p if p.is_absolute() else base / p
 
     def bool(self, name: builtins.str, default: Any = None) -> Any:
         return self._take(name, (bool,), "true or false", default)
@@ -107,13 +129,18 @@ class _Reader:
     def list_(self, name: builtins.str, default: Any = None) -> Any:
         return self._take(name, (list,), "a list", default)
 
-    def clock(self, name: builtins.str, default: Any = None) -> time:
+    def clock(self, name: builtins.str, default: Any = None,
+              end_of_day: builtins.bool = False) -> time:
+        """HH:MM; with `end_of_day`, "24:00" too, returned as END_OF_DAY."""
         raw = self.str(name, default)
         if isinstance(raw, time):
             return raw
+        if end_of_day and raw == "24:00":
+            return END_OF_DAY
         match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", raw or "")
         if not match:
-            raise self.fail(name, f"must be a local time HH:MM, not {raw!r}")
+            latest = "24:00" if end_of_day else "23:59"
+            raise self.fail(name, f"must be a local time HH:MM (00:00-{latest}), not {raw!r}")
         return time(int(match[1]), int(match[2]))
 
     def done(self) -> None:
@@ -128,15 +155,40 @@ _REQUIRED = object()
 def load_config(path: Path | str) -> HallConfig:
     """Load and validate a hall file; raises ConfigError naming file and key."""
     file = Path(path)
+    return parse_config(read_toml(file), file)
+
+
+def read_toml(file: Path) -> dict[str, Any]:
+    """A TOML file's tables; ConfigError naming the file when it cannot be read or parsed."""
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        return tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(file, "(file)", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer beyond 4300 digits
         raise ConfigError(file, "(syntax)", str(exc)) from None
-    return parse_config(raw, file)
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the daemon could not read the file at `path` (as the user running this), or None.
+    A directory or a FIFO is refused before it is opened (opening a FIFO would block)."""
+    try:
+        if path.is_dir():
+            return f"is a directory, not a file: {path}"
+        if not path.exists():
+            return f"no such file: {path}"
+        if not path.is_file():
+            return f"is not a regular file: {path}"
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        return f"cannot be read: {path}: {exc.strerror or exc}"
+    return None
+
+
+def _port_ok(port: str | None) -> bool:
+    return port is None or (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535)
 
 
 def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
@@ -147,10 +199,14 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", hall_id):
         raise hall.fail("id", "must be 1-64 letters, digits, '_', '.' or '-'")
     hall_name = hall.str("name", _REQUIRED)
-    data_dir = hall.str("data_dir", None)
+    data_dir = hall.filename("data_dir", Path(), None)  # relative: to the working directory
     listen = hall.str("listen", None)
-    if listen is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", listen):
-        raise hall.fail("listen", f"must be HOST:PORT, not {listen!r}")
+    if listen is not None:
+        match = re.fullmatch(r"(?:[^\s:\[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", listen)
+        if not match:
+            raise hall.fail("listen", f"must be HOST:PORT, not {listen!r}")
+        if not _port_ok(match[1]):
+            raise hall.fail("listen", f"needs a port 1-65535, not {match[1]}")
     hall.done()
 
     day = _parse_day(_Reader(file, "business_day", top.table_("business_day", _REQUIRED)))
@@ -209,9 +265,10 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
     )
     voice = _parse_voice(_Reader(file, "voice", top.table_("voice", {})), file)
     flow = _parse_flow(_Reader(file, "flow", top.table_("flow", {})))
-    devices = _parse_devices(top.list_("devices", []), file, categories, windows, priorities)
+    devices = _parse_devices(top.list_("devices", []), file, categories, windows, priorities,
+                             {x.code for x in reasons})
     top.done()
-    cases = _load_catalog(cases, set(categories))  # the catalog file, once the hall file is OK
+    cases = _load_catalog(cases, set(categories), file)  # once the hall file is OK
 
     return HallConfig(
         source=file,
@@ -222,7 +279,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> HallConfig:
         windows=windows,
         priorities=tuple(priorities),
         queue=queue,
-        data_dir=Path(data_dir) if data_dir else None,
+        data_dir=data_dir,
         listen=listen,
         cloud=cloud,
         appointments=appointments,
@@ -257,10 +314,9 @@ def _parse_voice(r: _Reader, file: Path) -> VoiceConfig:
     player = r.list_("player", [])
     if not all(isinstance(x, str) and x for x in player):
         raise r.fail("player", "must be a command as a list of strings, e.g. [\"aplay\", \"-q\"]")
-    segments = r.str("segments_dir", None)
-    segments_dir = None
-    if segments is not None:
-        segments_dir = Path(segments) if Path(segments).is_absolute() else file.parent / segments
+    if not all("\0" not in x for x in player):
+        raise r.fail("player", "must not contain a NUL character")
+    segments_dir = r.filename("segments_dir", file.parent)
     voice = r.str("espeak_voice", d.espeak_voice)
     if not re.fullmatch(r"[A-Za-z0-9_+-]{1,40}", voice):
         raise r.fail("espeak_voice", f"is not a voice name: {voice!r}")
@@ -289,10 +345,10 @@ def _parse_cases(table: Any, file: Path, categories: set[str]) -> Any:
     return parse_case_rules(table, file, categories)
 
 
-def _load_catalog(cases: Any, categories: set[str]) -> Any:
+def _load_catalog(cases: Any, categories: set[str], file: Path) -> Any:
     from controller.catalog.loader import with_catalog
 
-    return with_catalog(cases, categories)
+    return with_catalog(cases, categories, file)
 
 
 def _strings(r: _Reader, name: str) -> tuple[str, ...]:
@@ -313,8 +369,10 @@ def _parse_review(r: _Reader) -> ReviewSystem:
             if channel not in EVALUATION_CHANNELS:
                 raise r.fail(f"channel_codes.{channel}",
                              f"unknown channel; known: {', '.join(EVALUATION_CHANNELS)}")
-            if not isinstance(code, str):
-                raise r.fail(f"channel_codes.{channel}", "must be a string code")
+            if not isinstance(code, str) or not re.fullmatch(r"[0-9]{1,4}", code):
+                raise r.fail(f"channel_codes.{channel}",
+                             f"must be the review system's code, digits as a string "
+                             f"(\"5\"), not {code!r}")
         channel_codes = tuple((str(k), str(v)) for k, v in codes.items())
     dept_code = r.str("dept_code", None) or ""
     if dept_code and not re.fullmatch(r"[0-9A-Z]{18}", dept_code):
@@ -328,8 +386,8 @@ def _parse_review(r: _Reader) -> ReviewSystem:
         channel_codes=channel_codes,
         real_name=r.bool("real_name", default.real_name),
         success_results=_strings(r, "success_results"),
-        identity_retention_h=float(r.number("identity_retention_h",
-                                            default.identity_retention_h)),
+        identity_retention_h=r.number("identity_retention_h", default.identity_retention_h,
+                                      720, "hours", "30 days"),
     )
     r.done()
     return review
@@ -359,26 +417,45 @@ def _parse_appointments(r: _Reader, groups: set[str]) -> AppointmentRules:
 
 
 def check_mqtt_url(url: str) -> str | None:
-    """None when `url` is a usable broker address, else what is wrong with it."""
-    match = re.fullmatch(r"(mqtts?)://([^\s:/]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?/?", url)
+    """None when `url` is a usable broker address, else what is wrong with it. Checked as
+    the MQTT link reads it (urllib's urlsplit), with the port 1-65535."""
+    match = re.fullmatch(r"(mqtts?)://([^\s:/?#@\[\]]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?/?",
+                         url)
     if not match:
         return f"must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT], not {url!r}"
+    if not _port_ok(match[3]):
+        return f"needs a port 1-65535, not {match[3]}"
+    try:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ValueError("no host")
+        _ = parts.port  # raises on a port it cannot read
+    except ValueError as exc:
+        return f"is not a broker address ({exc}): {url!r}"
     return None
 
 
 def check_http_url(url: str) -> str | None:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+    """None when `url` is an http(s) URL that aiohttp (yarl) will request, else why not."""
+    if not re.fullmatch(r"https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?", url):
         return f"must be an http:// or https:// URL, not {url!r}"
+    try:
+        parsed = URL(url)
+    except ValueError as exc:
+        return f"is not a valid URL ({exc}): {url!r}"
+    if not parsed.host:
+        return f"names no host: {url!r}"
+    if parsed.explicit_port is not None and not 1 <= parsed.explicit_port <= 65535:
+        return f"needs a port 1-65535, not {parsed.explicit_port}"
     return None
 
 
 def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
     def path(name: str) -> Path | None:
-        value = r.str(name, None)
-        if value is None:
-            return None
-        p = Path(value)
-        return p if p.is_absolute() else (file.parent / p)
+        p = r.filename(name, file.parent)
+        if p is not None and (problem := unreadable(p)):
+            raise r.fail(name, problem)
+        return p
 
     mqtt_url = r.str("mqtt_url", None)
     if mqtt_url is not None and (problem := check_mqtt_url(mqtt_url)):
@@ -401,9 +478,10 @@ def _parse_cloud(r: _Reader, file: Path) -> CloudConfig:
         max_inflight=r.int("max_inflight", 8, 1, 10),
         session_expiry_s=r.int("session_expiry_s", 7 * 24 * 3600, 0, 2**32 - 1),
         receipts=r.bool("receipts", False),
-        receipt_wait_s=float(r.number("receipt_wait_s", 30.0)),
+        receipt_wait_s=r.number("receipt_wait_s", 30.0, 3600, "seconds", "an hour"),
         evaluation_url=evaluation_url,
-        evaluation_timeout_s=float(r.number("evaluation_timeout_s", 10.0)),
+        evaluation_timeout_s=r.number("evaluation_timeout_s", 10.0, 300, "seconds",
+                                      "5 minutes"),
         secret_file=path("secret_file"),
     )
     if (cloud.cert_file is None) != (cloud.key_file is None):
@@ -419,11 +497,14 @@ def _parse_day(r: _Reader) -> BusinessDay:
     except (ZoneInfoNotFoundError, ValueError):
         raise r.fail("timezone", f"unknown time zone {tz_name!r}") from None
     opens = r.clock("opens", _REQUIRED)
-    closes = r.clock("closes", _REQUIRED)
-    if closes <= opens:
+    closes = r.clock("closes", _REQUIRED, end_of_day=True)
+    to_midnight = closes == END_OF_DAY  # "24:00"
+    if closes <= opens and not to_midnight:
         raise r.fail("closes", "must be later than opens")
     resets = r.clock("numbering_resets", "03:00")
-    if opens <= resets < closes:
+    # At closing is outside (a day may end as the hall closes): 00:00 with closes = "24:00".
+    inside = opens <= resets and (to_midnight or resets < closes)
+    if inside and not (to_midnight and resets == END_OF_DAY):
         raise r.fail("numbering_resets", "must be outside opening hours")
     enforce = r.bool("enforce_hours", True)
     r.done()
@@ -460,7 +541,8 @@ def _parse_category(r: _Reader) -> Category:
         service_level_min=r.int("service_level_min", 30, 1, 24 * 60),
         transfer_landing=landing_,
         per_person_daily_limit=r.int("per_person_daily_limit", 0, 0, 999),
-        default_service_min=float(r.number("default_service_min", 8.0)),
+        default_service_min=r.number("default_service_min", 8.0, 24 * 60, "minutes",
+                                     "a day"),
     )
     r.done()
     return cat
@@ -500,10 +582,11 @@ def _parse_flow(r: _Reader) -> Any:
         max_waiting=r.int("max_waiting", d.max_waiting, 0, 100_000),
         over_service_level=r.bool("over_service_level", d.over_service_level),
         arrival_window_min=r.int("arrival_window_min", d.arrival_window_min, 1, 240),
-        capacity_factor=float(r.number("capacity_factor", d.capacity_factor)),
+        capacity_factor=r.number("capacity_factor", d.capacity_factor, 10, ""),
         min_arrivals=r.int("min_arrivals", d.min_arrivals, 0, 100_000),
         pause_limit_min=r.int("pause_limit_min", d.pause_limit_min, 1, 24 * 60),
-        service_limit_factor=float(r.number("service_limit_factor", d.service_limit_factor)),
+        service_limit_factor=r.number("service_limit_factor", d.service_limit_factor, 20,
+                                      ""),
         transfer_limit=r.int("transfer_limit", d.transfer_limit, 1, 100),
     )
     r.done()
@@ -511,8 +594,10 @@ def _parse_flow(r: _Reader) -> Any:
 
 
 def _parse_devices(items: list[Any], file: Path, categories: dict[str, Category],
-                   windows: dict[int, Window], priorities: list[PriorityGroup]) -> Any:
+                   windows: dict[int, Window], priorities: list[PriorityGroup],
+                   reasons: set[str]) -> Any:
     """`[[devices]]`: parsed and checked against the device profiles by controller.devices."""
     from controller.devices.config import parse_devices
 
-    return parse_devices(items, file, categories, windows, {p.name for p in priorities})
+    return parse_devices(items, file, categories, windows, {p.name for p in priorities},
+                         reasons=reasons)

@@ -1,13 +1,24 @@
 """The hall's local calendar: business days and opening hours, from an epoch time.
 
 The core is handed `now` (epoch seconds) by the shell and never reads the clock itself.
+
+`closes = "24:00"` (open to the end of the day) is held as midnight, END_OF_DAY: no other
+closing time can be midnight, as closes is later than opens. Read through `closes_at_end`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from controller.config.model import BusinessDay
+
+END_OF_DAY = time(0, 0)
+
+
+def closes_at_end(day: BusinessDay) -> bool:
+    """Whether the hall is open to the end of the day (`closes = "24:00"`)."""
+    return day.closes == END_OF_DAY
+
 
 # What `datetime` can hold in any zone, with days to spare for the offsets and for the
 # day arithmetic of `business_day`. The core bounds the times it accepts (notices, slots)
@@ -64,14 +75,15 @@ def _business_day(now: float, day: BusinessDay) -> str:
     t = local(now, day)
     resets = day.numbering_resets
     shifted = t - timedelta(hours=resets.hour, minutes=resets.minute)
-    if resets >= day.closes:  # evening reset: the opening hours come after it
+    # Evening reset: the opening hours come after it. With closes at 24:00, none is.
+    if resets >= day.closes and not closes_at_end(day):
         shifted += timedelta(days=1)
     return shifted.date().isoformat()
 
 
 def within_hours(now: float, day: BusinessDay) -> bool:
     t = local(now, day).time()
-    return day.opens <= t < day.closes
+    return day.opens <= t and (t < day.closes or closes_at_end(day))
 
 
 def iso(at: float | None, day: BusinessDay) -> str | None:

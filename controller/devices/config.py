@@ -16,7 +16,7 @@ from controller.config.model import Category, DeviceEntry, Window
 from controller.devices.profiles import PROFILE_DIR, Profile, load_profiles
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_HOST = re.compile(r"([^\s:\[\]]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?")
+_HOST = re.compile(r"([^\s:\[\]\x00]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?")
 ROLES = ("window_screen", "hall_strip")
 _cache: dict[Path, dict[str, Profile]] = {}
 
@@ -29,7 +29,10 @@ def profiles(directory: Path = PROFILE_DIR) -> dict[str, Profile]:
 
 def parse_devices(items: list[Any], file: Path, categories: dict[str, Category],
                   windows: dict[int, Window], groups: set[str],
-                  directory: Path = PROFILE_DIR) -> tuple[DeviceEntry, ...]:
+                  directory: Path = PROFILE_DIR, *, reasons: set[str] | None = None
+                  ) -> tuple[DeviceEntry, ...]:
+    """`reasons`: the hall's `[[evaluation_reasons]]` codes, which a `bad_reason` must be one
+    of (the hall file's loader always gives them; None leaves `bad_reason` unchecked)."""
     known = profiles(directory) if items else {}
     out: list[DeviceEntry] = []
     seen: dict[str, int] = {}
@@ -64,6 +67,8 @@ def parse_devices(items: list[Any], file: Path, categories: dict[str, Category],
         else:
             if port is None or host_raw is not None:
                 raise r.fail("port", f"a {t.type} device needs port = \"/dev/tty...\" and no host")
+            if "\0" in port:
+                raise r.fail("port", "must not contain a NUL character")
         address = r.int("address", None, 0, 255)
         if profile.address_max or t.is_bus:
             if address is None:
@@ -114,10 +119,22 @@ def parse_devices(items: list[Any], file: Path, categories: dict[str, Category],
         if profile.kind == "idcard" and group is None and "green" in groups:
             group = "green"
         age = r.int("priority_age", 60, 0, 150)
+        bad_reason = r.str("bad_reason", None)
+        if profile.kind == "evaluator" and bad_reason is None and reasons:
+            # The core takes a rating of 2 or 1 only with a reason, and an evaluator's keys
+            # cannot say one: without this, every bad rating from it would be refused, lost.
+            raise r.fail("bad_reason", f"{dev_id}: an evaluator cannot say why a rating is "
+                                       "bad: name the reason code recorded with its 1 and 2 "
+                                       f"(one of {', '.join(sorted(reasons))})")
+        if bad_reason is not None and reasons is not None and bad_reason not in reasons:
+            codes = ", ".join(sorted(reasons)) or "none: the hall has no [[evaluation_reasons]]"
+            raise r.fail("bad_reason", f"{dev_id}: no reason {bad_reason!r} in "
+                                       f"[[evaluation_reasons]] (known: {codes}): every 1 or 2 "
+                                       "it records would be refused")
         out.append(DeviceEntry(
             id=dev_id, profile=name, kind=profile.kind, port=port, host=host, tcp_port=tcp_port,
             address=address, window=window, role=role, category=category, printer=printer,
-            priority_group=group, priority_age=age, bad_reason=r.str("bad_reason", None)))
+            priority_group=group, priority_age=age, bad_reason=bad_reason))
         r.done()
     by_id = {d.id: d for d in out}
     for d in out:

@@ -16,6 +16,7 @@ Pure functions, no I/O. Conventions (docs/voice.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from string import Formatter
 
 DIGITS = "零一二三四五六七八九"
 
@@ -83,11 +84,21 @@ def announcement(kind: str, number: str, window: int, template: str = DEFAULT_TE
 
 
 def check_template(template: str) -> str | None:
-    """Why a template cannot be used, or None. Used by the config loader."""
+    """Why a template cannot be used, or None. Used by the config loader.
+
+    Formatted as `announcement` formats it: the display text with the window as an int, the
+    speech with both as Chinese strings, so a format spec that fails on either is refused."""
     try:
-        template.format(number="A001", window=1)
-    except (KeyError, IndexError, ValueError) as exc:
-        return f"only {{number}} and {{window}} may appear in braces ({exc})"
-    if "{number}" not in template or "{window}" not in template:
+        fields = [f for _, f, _, _ in Formatter().parse(template) if f is not None]
+    except ValueError as exc:  # a lone { or }
+        return f"has unbalanced braces ({exc}); write {{{{ or }}}} for a brace itself"
+    for name in fields:
+        if name not in ("number", "window"):
+            return f"only {{number}} and {{window}} may appear in braces, not {{{name}}}"
+    if "number" not in fields or "window" not in fields:
         return "must contain {number} and {window}"
+    try:
+        announcement("called", "A001", 12, template, template)
+    except Exception as exc:  # whatever fails here would fail every call
+        return f"cannot be formatted ({type(exc).__name__}: {exc})"
     return None

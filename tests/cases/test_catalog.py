@@ -93,7 +93,9 @@ def test_a_missing_catalog_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "cat.toml").unlink()
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert err.value.file == tmp_path / "cat.toml" and err.value.key == "(file)"
+    # named by the hall file and its key, which is what the engineer edits
+    assert err.value.file == path and err.value.key == "cases.catalog_file"
+    assert "cat.toml" in err.value.message
 
 
 def test_case_rules_are_checked(tmp_path: Path) -> None:
