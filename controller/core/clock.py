@@ -20,6 +20,11 @@ def closes_at_end(day: BusinessDay) -> bool:
     return day.closes == END_OF_DAY
 
 
+def closes_text(day: BusinessDay) -> str:
+    """The closing time as people read it: 24:00, not 00:00, for a hall open to midnight."""
+    return "24:00" if closes_at_end(day) else f"{day.closes:%H:%M}"
+
+
 # What `datetime` can hold in any zone, with days to spare for the offsets and for the
 # day arithmetic of `business_day`. The core bounds the times it accepts (notices, slots)
 # far inside this; the clamp is for what is already in a log (a notice ending in 9999,

@@ -17,7 +17,7 @@ from controller.config.model import CHANNELS, HallConfig
 from controller.core import appointments, evaluations, notices
 from controller.core import commands as c
 from controller.core import events as ev
-from controller.core.clock import business_day, within_hours
+from controller.core.clock import business_day, closes_text, within_hours
 from controller.core.dispatch import choose
 from controller.core.errors import Refusal, invalid, not_found
 from controller.core.events import Event
@@ -189,7 +189,7 @@ def _issue(state: HallState, cfg: HallConfig, cmd: c.IssueTicket, now: float,
     if cfg.day.enforce_hours and not within_hours(now, cfg.day):
         raise Refusal(
             "hall_closed",
-            f"tickets are issued from {cfg.day.opens:%H:%M} to {cfg.day.closes:%H:%M}",
+            f"tickets are issued from {cfg.day.opens:%H:%M} to {closes_text(cfg.day)}",
         )
     day = business_day(now, cfg.day)
     # That day's counters, not only the latest day's: the clock may have stepped back.

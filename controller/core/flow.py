@@ -29,7 +29,7 @@ from typing import Any
 from controller.config.model import HallConfig, Post
 from controller.core import engine
 from controller.core import events as ev
-from controller.core.clock import business_day, iso
+from controller.core.clock import business_day, closes_text, iso
 from controller.core.commands import ModuleCommand
 from controller.core.errors import invalid
 from controller.core.events import Event
@@ -345,7 +345,7 @@ class FlowBuilder:
         return {
             "date": name,
             "opens": cfg.day.opens.strftime("%H:%M"),
-            "closes": cfg.day.closes.strftime("%H:%M"),
+            "closes": closes_text(cfg.day),
             "slot_min": int(SLOT_S // 60),
             "peak_5min": best,
             "peak_at": iso(best_at, cfg.day),

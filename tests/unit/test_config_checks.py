@@ -361,6 +361,9 @@ def test_the_flow_record_counts_opening_hours_to_midnight() -> None:
     record = flow.day("2024-03-04", at(0, 0, 0, day=5))
     inside = [s for s in record["slots"] if s["in_opening_hours"]]
     assert len(inside) == 8  # 20:00-24:00 in 30-minute slots
+    assert record["closes"] == "24:00"  # as people read it, not 00:00
+    early = execute(driver.state, driver.cfg, c.IssueTicket("t0", "A", "kiosk"), at(19, 0))
+    assert early.refusal is not None and early.refusal.detail.endswith("from 20:00 to 24:00")
 
 
 def test_the_demo_hall_and_a_24_hour_copy_load(tmp_path: Path) -> None:
