@@ -28,6 +28,7 @@ BROADCAST = 0
 STATUS_OK, STATUS_BAD_REQUEST, STATUS_TOO_LONG = 0, 1, 2
 EFFECT_STATIC, EFFECT_FLASH, EFFECT_SCROLL = 0, 1, 2
 MAX_DATA = 255
+MAX_TEXT = MAX_DATA - 2  # a show frame's text, encoded, after its line and effect bytes
 
 
 @dataclass(frozen=True, slots=True)

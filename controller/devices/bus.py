@@ -6,7 +6,14 @@ polls (a call must reach the screen before anybody is asked for keys). A device 
 not answer costs only its own timeout and is probed less often while offline, so one dead
 address never takes the bus down. The link itself reconnects through the one reconnect
 state machine (controller/sync/reconnect.py); after a reconnect every display is sent its
-content again, whatever it was showing before.
+content again, whatever it was showing before, and so is a device that missed a reply once
+it answers again (it may have restarted blank).
+
+Only the link's own failures (the port, the socket) end a session: a device's content that
+cannot be encoded is made to fit and that device reported degraded
+(controller/devices/runtime.py, `render`), and a key handler that fails is logged, so one
+device never takes its bus down. Bytes nobody asked for are counted for the bus
+(`unasked_bytes`, `noise`) and logged rate-limited as `bad_frame` with the bus's name.
 """
 
 from __future__ import annotations
@@ -19,14 +26,14 @@ from typing import Any
 
 import structlog
 
-from controller.devices.health import Status
+from controller.devices.health import BadFrameLog, Status
 from controller.devices.runtime import (
     Device,
     answer_error,
     answers,
-    content_frames,
     new_decoder,
     poll_frame,
+    render,
 )
 from controller.sync.reconnect import Backoff, ReconnectLogic
 from firmware_bridges import keypad
@@ -79,6 +86,9 @@ class Bus:
         self.logic = ReconnectLogic(f"devices:{name}", self._session,
                                     Backoff(base=0.2, cap=2.0), stable_after=5.0)
         self.exchanges = 0
+        self.unasked_bytes = 0  # bytes that came while nobody was asked
+        self.noise = 0  # reads of them that were no frame of any device
+        self.frames_log = BadFrameLog()
 
     def poke(self) -> None:
         """New content for some device of this link: take it on the next turn."""
@@ -164,12 +174,22 @@ class Bus:
             self._unasked(writer, chunk)
 
     def _unasked(self, writer: asyncio.StreamWriter, chunk: bytes) -> None:
-        """Bytes nobody was asked for: only a keypad's key frame means something here."""
-        if not any(d.profile.codec == "keypad" for d in self.devices):
-            return
-        decoder = self.decoders.setdefault("keypad", new_decoder("keypad", ""))
-        for f in decoder.feed(chunk):
-            self._maybe_press(writer, f)
+        """Bytes nobody was asked for: only a keypad's key frame means something here;
+        anything else (a late answer, noise on the line) is counted for the bus."""
+        self.unasked_bytes += len(chunk)
+        reason = f"{len(chunk)} bytes nobody asked for"
+        if any(d.profile.codec == "keypad" for d in self.devices):
+            decoder = self.decoders.setdefault("keypad", new_decoder("keypad", ""))
+            stats = decoder.stats
+            bad_before, skipped_before = stats.bad_frames, stats.skipped_bytes
+            for f in decoder.feed(chunk):
+                self._maybe_press(writer, f)
+            if stats.bad_frames > bad_before:
+                reason = f"{reason}: {stats.last_error}"
+            elif stats.skipped_bytes == skipped_before:
+                return  # key frames, or the start of one
+        self.noise += 1
+        self.frames_log.note(reason, bus=self.name)
 
     async def _deliver(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        d: Device, force: bool = False) -> None:
@@ -177,15 +197,23 @@ class Bus:
         when forced): a call changes one line of a two-line screen, one frame goes out."""
         content = d.content
         force = force or d.health.status is not Status.ONLINE
+        try:  # one device's content never takes the bus down
+            frames, problem = render(d)
+        except Exception as exc:  # noqa: BLE001 - a codec's refusal, whatever it is
+            frames, problem = [], f"content cannot be shown: {type(exc).__name__}: {exc}"
+        d.health.content(problem)
         ok = True
-        for i, frame in enumerate(content_frames(d)):
+        for i, frame in enumerate(frames):
             if not force and d.sent.get(i) == frame:
                 continue
             ok = await self._exchange(reader, writer, d, frame)
             if not ok:
                 break
             d.sent[i] = frame
-        if ok and d.content == content:
+        # delivered only when every frame was acknowledged since the device last may have
+        # lost them (an answer after a miss clears what it had acknowledged before)
+        if ok and d.content == content and all(d.sent.get(i) == f
+                                               for i, f in enumerate(frames)):
             d.delivered = content
         d.schedule()
 
@@ -222,19 +250,26 @@ class Bus:
                 self._maybe_press(writer, f)
         if timing.inter_frame_gap_ms:
             await asyncio.sleep(timing.inter_frame_gap_ms / 1000)
+        bad = decoder.stats.bad_frames - bad_before
         if answer is not None:
+            if bad:  # noise before the answer: counted and logged, the answer stands
+                d.health.noise(decoder.stats.last_error or "unreadable bytes", bad)
             error = answer_error(d, answer)
             if error:
                 d.health.garbage(error)
                 return False
-            if d.health.status is not Status.ONLINE:
-                d.forget()  # back from offline or garbage: it may have restarted blank
+            if d.health.status is not Status.ONLINE or d.missed:
+                # back from offline or garbage, or after a missed reply (a power blip
+                # shorter than offline_after polls): it may have restarted blank
+                d.forget()
             d.health.ok()
             return True
-        if got_bytes or decoder.stats.bad_frames > bad_before:
-            d.health.garbage(decoder.stats.last_error or "unreadable answer")
+        if got_bytes or bad:
+            d.health.bad_frame((decoder.stats.last_error if bad else None)
+                               or "unreadable answer", max(bad, 1))
         else:
             d.health.miss()
+            d.missed = True
         return False
 
     def _maybe_press(self, writer: asyncio.StreamWriter, f: Any) -> None:
@@ -248,5 +283,8 @@ class Bus:
                                      d.profile.levels if d.entry.kind == "evaluator" else None)
             if press is not None:
                 writer.write(keypad.encode(f))  # the host acknowledges by echoing the frame
-                self.on_press(d, press)
+                try:
+                    self.on_press(d, press)
+                except Exception:  # noqa: BLE001 - a key's handler never stops the bus
+                    log.exception("device_press_failed", device=d.id)
             return

@@ -75,13 +75,13 @@ class CounterLink:
                         raise ConnectionError(str(exc)) from exc
                     rr = None
                 if rr is not None:
-                    if rr.isError():
-                        dev.health.garbage(f"Modbus exception {rr}")
+                    if rr.isError():  # the register map does not fit the device
+                        dev.health.bad_frame(f"Modbus exception {rr}")
                     else:
                         try:
                             counts = decode(cmap, list(rr.registers))
                         except ValueError as exc:
-                            dev.health.garbage(str(exc))
+                            dev.health.bad_frame(str(exc))
                         else:
                             dev.health.ok()
                             dev.info["counts"] = counts

@@ -7,7 +7,8 @@ hall, and turns what devices report into commands through the single writer.
   each is submitted with the actor `device:<id>`, so the log says which device asked.
 - A kiosk ticket is printed; a ticket whose print was tried and failed is voided
   (`VoidTicket`) and never called, and its number is not given out again. With the printer
-  offline no print is tried: the kiosk screen shows the ticket (number and QR code).
+  offline (its link down, or up but unanswered `offline_after` times) no print is tried:
+  the kiosk screen shows the ticket (number and QR code).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from controller.devices.bus import Bus, serial_opener, tcp_opener
 from controller.devices.config import profiles
 from controller.devices.content import call_mark, content_for
 from controller.devices.counter import CounterLink
+from controller.devices.health import Status
 from controller.devices.printer import Printer, PrintFailed
 from controller.devices.reader import CardReader
 from controller.devices.runtime import SHOW, Device
@@ -350,11 +352,13 @@ class DeviceManager:
             priority=label.split("（")[0] if label else None)
 
     async def _print(self, printer: Printer, ticket_id: str) -> None:
-        if not printer.connected:
+        dev = printer.device
+        if not printer.connected or dev.health.status is Status.OFFLINE:
             # No print was tried: the kiosk screen that took the ticket shows its number
             # and QR code, so the ticket stands. Only a print that was tried and failed
-            # (the kiosk said "printing" and nothing came out) voids it.
-            dev = printer.device
+            # (the kiosk said "printing" and nothing came out) voids it. A printer whose
+            # link is up but that stopped answering is offline too: trying it would only
+            # void every ticket.
             dev.info["unprinted"] = dev.info.get("unprinted", 0) + 1
             log.debug("ticket_not_printed", device=dev.id, reason="printer offline")
             return

@@ -72,8 +72,8 @@ class CardReader:
             return
         try:
             card = idcard.read_identity(base.data, self.hasher, self.for_report)
-        except idcard.CardError as exc:
-            self.device.health.garbage(f"card unreadable: {exc}")
+        except idcard.CardError as exc:  # its message names no person, only what was wrong
+            self.device.health.bad_frame(f"card unreadable: {exc}")
             return
         finally:
             del base  # the photo and the name go with it
@@ -105,10 +105,15 @@ class CardReader:
             got = True
             packets = decoder.feed(chunk)
             if packets:
+                if decoder.stats.bad_frames > bad_before:  # noise before the answer
+                    dev.health.noise(decoder.stats.last_error or "unreadable bytes",
+                                     decoder.stats.bad_frames - bad_before)
                 dev.health.ok()
                 return packets[-1]
-        if got or decoder.stats.bad_frames > bad_before:
-            dev.health.garbage(decoder.stats.last_error or "unreadable answer")
+        bad = decoder.stats.bad_frames - bad_before
+        if got or bad:
+            dev.health.bad_frame((decoder.stats.last_error if bad else None)
+                                 or "unreadable answer", max(bad, 1))
         else:
             dev.health.miss()
         return None

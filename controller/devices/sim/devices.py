@@ -238,9 +238,14 @@ class _TcpSim:
         try:
             while data := await reader.read(65536):
                 reply = self.on_data(data)
-                if reply:
-                    writer.write(reply)
-                    await writer.drain()
+                if not reply:
+                    continue
+                delay = self.reply_delay()
+                if delay > 0:  # a slow device: the answer comes later, the link goes on
+                    asyncio.get_running_loop().call_later(delay, _write_late, writer, reply)
+                    continue
+                writer.write(reply)
+                await writer.drain()
         except (ConnectionError, OSError):
             pass
         finally:
@@ -249,6 +254,15 @@ class _TcpSim:
 
     def on_data(self, data: bytes) -> bytes | None:
         raise NotImplementedError
+
+    def reply_delay(self) -> float:
+        """Seconds before the answer to what just came goes out (0: at once)."""
+        return 0.0
+
+
+def _write_late(writer: asyncio.StreamWriter, reply: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(reply)
 
 
 class SimOnbonTcp(_TcpSim):
@@ -273,13 +287,21 @@ class SimOnbonTcp(_TcpSim):
 
 
 class _PrinterLogic:
-    """An ESC/POS printer's insides, whatever the cable: what it printed, its paper."""
+    """An ESC/POS printer's insides, whatever the cable: what it printed, its paper.
+
+    Faults: `garbage` (an unreadable status answer), `silent` (the link is up but the
+    status is never answered), `status_delay` (every status answer comes that many seconds
+    late), `late_once` (only the next status answer comes that late)."""
 
     def __init__(self) -> None:
         self.interpreter = escpos.Interpreter()
         self.printed: list[escpos.Printed] = []
         self.paper_out = False
         self.garbage = False
+        self.silent = False
+        self.status_delay = 0.0
+        self.late_once: float | None = None
+        self.status_requests = 0
         self.raw = bytearray()
         self.changed = asyncio.Event()
 
@@ -290,10 +312,19 @@ class _PrinterLogic:
             self.printed.extend(cut)
             self.changed.set()
         if status:
+            self.status_requests += len(status)
+            if self.silent:
+                return None
             if self.garbage:
                 return b"\xff\x00garbage"
             return bytes([escpos.status_byte(self.paper_out)]) * len(status)
         return None
+
+    def reply_delay(self) -> float:
+        if self.late_once is not None:
+            delay, self.late_once = self.late_once, None
+            return delay
+        return self.status_delay
 
 
 class SimPrinter(_PrinterLogic, _TcpSim):
@@ -313,7 +344,12 @@ class SimSerialPrinter(_PrinterLogic):
 
     def _data(self, data: bytes) -> None:
         reply = self.on_data(data)
-        if reply:
+        if not reply:
+            return
+        delay = self.reply_delay()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self.port.write, reply)
+        else:
             self.port.write(reply)
 
 
