@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,6 +66,18 @@ def slot_holding_now(cfg: HallConfig) -> float:
     if business_day(now + 120, cfg.day) != day:
         pytest.skip("the business day turns over within two minutes")
     return now + 300 if business_day(now + 300, cfg.day) == day else now - 300
+
+
+def demo_hall_with_devices(tmp: Path, devices_toml: str) -> Path:
+    """The demo hall's files copied into `tmp`, its [[devices]] replaced by `devices_toml`
+    (the demo's fixed device ports may be busy on a shared machine): the hall file."""
+    for f in DEFAULT_CONFIG.parent.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp / f.name)
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    hall = tmp / "hall.toml"
+    hall.write_text(text[: text.index("# ---- Devices")] + devices_toml, encoding="utf-8")
+    return hall
 
 
 def make_tokens(data_dir: Path, clerk_windows: tuple[int, ...] = (1, 2)) -> Tokens:

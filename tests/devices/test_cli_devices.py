@@ -4,7 +4,6 @@ process, the daemon in another (here: this test's event loop), the table from th
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -12,17 +11,12 @@ from pathlib import Path
 from controller.config import DEFAULT_CONFIG, load_config
 from controller.daemon.run import serve
 from controller.devices.cli import format_table
-from tests.conftest import REPO, free_port, wait_healthy
+from tests.conftest import REPO, demo_hall_with_devices, free_port, wait_healthy
 
 
 def _hall_file(tmp: Path) -> Path:
     """The demo hall with its devices on free ports (the demo's fixed ports may be busy)."""
-    for f in DEFAULT_CONFIG.parent.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp / f.name)
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
-    text = text[: text.index("# ---- Devices")]
-    text += f'''
+    return demo_hall_with_devices(tmp, f'''
 [[devices]]
 id = "keypad-1"
 profile = "caller-keypad-ff68"
@@ -53,10 +47,7 @@ id = "counter"
 profile = "people-counter-modbus-tcp"
 host = "127.0.0.1:{free_port()}"
 address = 1
-'''
-    hall = tmp / "hall.toml"
-    hall.write_text(text, encoding="utf-8")
-    return hall
+''')
 
 
 async def test_simulate_then_devices_table(tmp_path: Path) -> None:

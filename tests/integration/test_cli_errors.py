@@ -11,7 +11,6 @@ import contextlib
 import http.server
 import os
 import resource
-import shutil
 import signal
 import socket
 import sqlite3
@@ -23,10 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import DEFAULT_CONFIG
 from controller.store.eventlog import DB_NAME
 from controller.store.schema import SCHEMA_VERSION, migrate
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, demo_hall_with_devices, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -227,20 +225,12 @@ def test_export_into_a_reader_that_goes_away_stops_quietly(hall_data: Path) -> N
 # ---- 5. simulate: a port taken, a data dir that is a file ----------------------------------
 
 def _hall_with_one_printer(tmp: Path, port: int) -> Path:
-    for f in DEFAULT_CONFIG.parent.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp / f.name)
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
-    text = text[: text.index("# ---- Devices")]
-    text += f'''
+    return demo_hall_with_devices(tmp, f'''
 [[devices]]
 id = "printer"
 profile = "escpos-80mm-tcp"
 host = "127.0.0.1:{port}"
-'''
-    hall = tmp / "hall.toml"
-    hall.write_text(text, encoding="utf-8")
-    return hall
+''')
 
 
 def test_simulate_with_a_device_port_taken(tmp_path: Path) -> None:
