@@ -43,6 +43,14 @@ log = structlog.get_logger("devices")
 Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 PressHandler = Callable[[Device, keypad.Press], None]
 READ_CHUNK = 4096
+# The same key frame from the same keypad within this long is a repeat, not a new press
+# (the keys that change the hall: call, complete, no-show, transfer...):
+# no clerk means CALL twice in a second and a half, and a keypad whose echo was lost sends
+# its press again.
+REPEAT_S = 1.5
+# Keys whose repeat does no harm, so never held back: the evaluate prompt (a second beep);
+# a rating repeated is refused by the engine itself (one rating per service).
+HARMLESS_TWICE = frozenset({"evaluate"})
 
 
 def serial_opener(path: Path, baudrate: int, bytesize: int, parity: str, stopbits: int
@@ -282,7 +290,21 @@ class Bus:
             press = keypad.interpret(f, d.profile.key_func,
                                      d.profile.levels if d.entry.kind == "evaluator" else None)
             if press is not None:
-                writer.write(keypad.encode(f))  # the host acknowledges by echoing the frame
+                frame = keypad.encode(f)
+                writer.write(frame)  # the host acknowledges by echoing the frame
+                now = time.monotonic()
+                acts = d.profile.keys.get(press.key if press.key is not None else -1)
+                if (acts not in HARMLESS_TWICE and press.level is None
+                        and d.last_press is not None and d.last_press[0] == frame
+                        and now - d.last_press[1] < REPEAT_S):
+                    # The same key again at once: the keypad re-sending a press whose echo
+                    # it missed, or a finger that bounced. CALL twice would complete the
+                    # citizen just called, unserved, and call the next one.
+                    d.last_press = (frame, now)
+                    log.info("key_repeat_ignored", device=d.id, key=press.key,
+                             level=press.level)
+                    return
+                d.last_press = (frame, now)
                 try:
                     self.on_press(d, press)
                 except Exception:  # noqa: BLE001 - a key's handler never stops the bus

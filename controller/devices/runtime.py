@@ -36,6 +36,9 @@ class Device:
     # it missed a reply since it last answered: it may have restarted blank (a power blip
     # shorter than `offline_after` polls), so its content goes out again once it answers
     missed: bool = False
+    # the last key frame acted on, and when (monotonic): a repeat of it within
+    # bus.REPEAT_S is acknowledged and not acted on again
+    last_press: tuple[bytes, float] | None = None
 
     @classmethod
     def of(cls, entry: DeviceEntry, profile: Profile) -> Device:

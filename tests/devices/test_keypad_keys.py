@@ -202,3 +202,30 @@ def test_display_text_with_glyphs() -> None:
     assert keypad.shown_digits(frame) == "???   "
     (frame,) = keypad.Decoder().feed(keypad.display_text(1, "E--"))  # a model without glyphs
     assert keypad.shown_digits(frame) == "      "
+
+
+async def test_call_pressed_twice_at_once_calls_once(hall: DeviceHall) -> None:
+    """A keypad re-sending a press whose echo it missed, or a finger that bounced: CALL
+    twice would complete the citizen just called, unserved, and call the next one. The
+    same key within bus.REPEAT_S is acknowledged and not acted on; later it is a press."""
+    import asyncio
+
+    from controller.devices import bus
+
+    h = hall
+    kp1: SimKeypad = h.sim.devices["kp1"]
+    await h.api.window(1, "open")
+    first = await h.api.issue("A")
+    second = await h.api.issue("A")
+    kp1.press(Key.CALL)
+    kp1.press(Key.CALL)
+    await _until_ticket(h, first["id"], "called", "the first call")
+    await until(lambda: not kp1.pending, what="both presses read")
+    await asyncio.sleep(0.3)
+    assert (await _ticket(h, first["id"]))["status"] == "called"
+    assert (await _ticket(h, second["id"]))["status"] == "waiting"
+    assert len(await _events(h, "ticket.called")) == 1
+    await asyncio.sleep(bus.REPEAT_S)
+    kp1.press(Key.CALL)  # a real second press, later: the first is done, the next called
+    await _until_ticket(h, second["id"], "called", "the second call")
+    assert (await _ticket(h, first["id"]))["status"] == "completed"
