@@ -18,6 +18,27 @@ const HC = (() => {
     minutes: ["约{n}分钟", "about {n} min"],
     st_open: ["服务中", "Open"], st_paused: ["暂停服务", "Paused"], st_closed: ["已关闭", "Closed"],
     none: ["无", "none"],
+    // The daemon's refusals people meet at the kiosk, the pad and the console, in their
+    // language (the API's `detail` is English, for engineers). Others: a generic line.
+    err_generic: ["无法办理（{code}），请咨询工作人员", "Not possible ({code}): please ask the staff"],
+    err_unauthorized: ["设备令牌无效或已撤销，请联系管理员", "This device's token is unknown or revoked: call the administrator"],
+    err_bad_identity: ["身份证号码或手机号码有误，请核对后重新输入", "That ID or mobile number is not valid: please check it"],
+    err_appointment_not_found: ["未找到您今天的预约", "No appointment found for you today"],
+    err_outside_slot: ["不在预约签到时间内：{detail}", "Outside your check-in time: {detail}"],
+    err_not_today: ["您的预约不在今天", "Your appointment is not today"],
+    err_appointment_not_booked: ["该预约已签到或已取消", "This appointment was already used or cancelled"],
+    err_case_not_found: ["未找到该办件编号，请核对", "No such case number: please check it"],
+    err_not_ready: ["该办件尚未办结，暂不能取件", "This case is not ready for collection yet"],
+    err_pickup_ticket_exists: ["该办件已取过取件号", "A pickup ticket was already taken for this case"],
+    err_quota_reached: ["今日该业务号已取完", "Today's tickets for this service are all taken"],
+    err_numbers_exhausted: ["今日该业务号已取完", "Today's tickets for this service are all taken"],
+    err_person_limit: ["您今日取号次数已达上限", "You have taken the most tickets allowed today"],
+    err_hall_closed: ["当前不在取号时间：{detail}", "Outside ticket hours: {detail}"],
+    err_already_evaluated: ["本次服务已评价", "Already rated"],
+    err_recall_limit: ["已达重呼次数上限，请做过号处理", "Recalled as often as allowed: mark it a no-show"],
+    err_window_paused: ["窗口暂停中，请先恢复服务", "The window is paused: resume it first"],
+    err_no_current_ticket: ["当前没有正在办理的号", "No ticket is being served"],
+    err_wrong_window: ["该号不属于本窗口", "That ticket is not this window's"],
   };
   let lang = localStorage.getItem("hc.lang") === "en" ? "en" : "zh";
 
@@ -151,7 +172,7 @@ const HC = (() => {
   function hallClock(serverIso) {
     const m = serverIso && serverIso.match(/([+-])(\d\d):(\d\d)$/);
     if (m) hallOffsetMin = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
-    if (hallOffsetMin === null) return clockText(new Date());
+    if (hallOffsetMin === null) return "";  // not the browser's zone: nothing until the hall's is known
     const d = new Date(Date.now() + hallOffsetMin * 60000);
     const p = (n) => String(n).padStart(2, "0");
     return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
@@ -172,6 +193,29 @@ const HC = (() => {
     (persistent ? localStorage : sessionStorage)[value ? "setItem" : "removeItem"](key, value);
   }
 
+  /* What to tell a person about a failed answer `r` ({status, body}): the refusal in their
+     language where there is a text for its code; in English the daemon's own detail. */
+  function errorText(r) {
+    const code = (r && r.body && r.body.error) || (r && r.status === 401 ? "unauthorized" : "");
+    const detail = (r && r.body && r.body.detail) || "";
+    if (texts["err_" + code]) {
+      // a time in the detail ("from 09:30 to 10:45") says more than any fixed text
+      const times = (detail.match(/\d{1,2}:\d{2}(?:\D+\d{1,2}:\d{2})?/) || [""])[0];
+      return t("err_" + code, { detail: times || detail });
+    }
+    if (lang === "en" && detail) return detail;
+    return t("err_generic", { code: code || (r ? r.status : "?") });
+  }
+  /* A button's action that must not run twice at once (a double tap, a tap while the first
+     answer is on its way): calls while one is running are dropped. */
+  function once(fn) {
+    let busy = false;
+    return async (...args) => {
+      if (busy) return;
+      busy = true;
+      try { return await fn(...args); } finally { busy = false; }
+    };
+  }
   return { t, addTexts, applyTexts, setLang, getLang, onLang, mountLangSwitch, el, api, newKey, live,
-           clockText, hallClock, hhmm, stateText, storedToken, saveToken };
+           clockText, hallClock, hhmm, stateText, storedToken, saveToken, errorText, once };
 })();

@@ -15,6 +15,7 @@ HC.addTexts({
   no_current: ["当前无办理中的号码", "No ticket at the window"], any: ["（不指定）", "(any)"],
   done: ["已完成：{what}", "Done: {what}"], called: ["已呼叫 {n}", "Called {n}"], waiting_count: ["等候{n}人", "{n} waiting"],
   nobody: ["暂无等候", "Nobody waiting"], err: ["操作失败：{d}", "Failed: {d}"],
+  nobody_waiting: ["队列中没有等候的号", "Nobody is waiting for this window"],
   role_clerk: ["窗口人员", "clerk"], role_supervisor: ["值班长", "supervisor"], role_admin: ["管理员", "admin"],
 });
 const C = { token: HC.storedToken("hc.console.token", false), who: null, window: null, windows: [], queue: null };
@@ -39,19 +40,28 @@ async function signIn(token) {
 
 function message(text, ok) { const m = $("message"); m.textContent = text; m.className = "message " + (ok ? "ok" : "err"); }
 
-async function act(action, body) {
-  const r = await HC.api("POST", `/api/windows/${C.window}/${action}`, { token: C.token, body: body || {}, idem: HC.newKey() });
-  if (!r.ok) {  // the form's own mistakes in the clerk's words, anything else as the daemon says
+// One action at a time: a double click on 叫号 would complete the citizen just called,
+// unserved, and call the next one.
+const act = HC.once(async (action, body) => {
+  let r;
+  try {
+    r = await HC.api("POST", `/api/windows/${C.window}/${action}`, { token: C.token, body: body || {}, idem: HC.newKey() });
+  } catch (e) {  // the daemon out of reach: say so, the clerk may try again
+    message(HC.t("err", { d: HC.t("conn_lost") }), false);
+    return false;
+  }
+  if (!r.ok) {  // the form's own mistakes in the clerk's words, else the refusal in theirs
     const own = { bad_credit_code: "err_credit_code", bad_case_no: "err_case_no" }[r.body && r.body.error];
-    message(own ? HC.t(own) : HC.t("err", { d: (r.body && r.body.detail) || r.status }), false);
+    message(own ? HC.t(own) : HC.t("err", { d: HC.errorText(r) }), false);
     return false;
   }
   const tk = r.body.ticket;
+  if (action === "call-next" && !tk) { message(HC.t("nobody_waiting"), true); await C.live.refresh(); return true; }
   message(action === "call-next" && tk ? HC.t("called", { n: tk.number }) : HC.t("done", { what: HC.t(action.replace("-", "_")) }), true);
   document.querySelectorAll(".panel").forEach(p => { p.hidden = true; });
   await C.live.refresh();
   return true;
-}
+});
 
 function renderWindow() {
   const w = C.windows.find(x => x.number === C.window);
@@ -73,7 +83,8 @@ function renderWindow() {
     cats.replaceChildren(HC.el("option", { value: "", text: HC.t("any") }),
       ...C.queue.categories.map(c => HC.el("option", { value: c.prefix, text: `${c.prefix} ${c.name}` })));
   }
-  if (wins.options.length !== C.windows.length) {
+  if (wins.options.length !== C.windows.length || wins.dataset.for !== String(C.window)) {
+    wins.dataset.for = String(C.window);  // a supervisor who switches window: not itself
     wins.replaceChildren(HC.el("option", { value: "", text: HC.t("any") }),
       ...C.windows.filter(x => x.number !== C.window).map(x => HC.el("option", { value: x.number, text: x.name })));
   }

@@ -16,6 +16,7 @@ HC.addTexts({
   pickup_go: ["取号取件", "Get a pickup ticket"], pickup_failed: ["取件取号失败：{d}", "Could not get a pickup ticket: {d}"],
   choose_item: ["{cat}：请选择办理事项", "{cat}: what do you need?"],
   any_item: ["其他事项，直接取号", "Something else: just a ticket"], promised: ["承诺{n}个工作日", "{n} working days"],
+  enter_number: ["请先输入号码", "Enter the number first"],
 });
 // `mode` of the number-entry screen: "checkin" (an ID number) or "pickup" (a case number)
 const K = { token: HC.storedToken("hc.kiosk.token", true), view: null, prio: null, id: "", backTimer: null,
@@ -46,10 +47,22 @@ function render() {
   prio.replaceChildren(...groups.map(g => HC.el("button", {
     class: K.prio === g.name ? "on" : "", "data-prio": g.name || "normal", text: g.label,
     onclick: () => { K.prio = g.name; render(); } })));
-  $("cats").replaceChildren(...v.categories.map(c => HC.el("button", {
-    class: "cat", "data-prefix": c.prefix, onclick: () => chooseCategory(c) },
+  // Every event in the hall re-reads the view: the buttons are rebuilt only when the
+  // categories themselves change, so a citizen's slow press is never lost to a rebuild.
+  const meta = (c) => c.waiting ? HC.t("waiting_meta", { n: c.waiting, m: c.estimated_wait_min }) : HC.t("waiting_meta0");
+  const shape = JSON.stringify(v.categories.map(c => [c.prefix, c.name]));
+  const cats = $("cats");
+  if (cats.dataset.shape === shape) {
+    v.categories.forEach((c, i) => { cats.children[i].querySelector(".meta").textContent = meta(c); });
+    K.cats = v.categories;
+    return;
+  }
+  cats.dataset.shape = shape;
+  K.cats = v.categories;
+  cats.replaceChildren(...v.categories.map((c, i) => HC.el("button", {
+    class: "cat", "data-prefix": c.prefix, onclick: () => chooseCategory(K.cats[i]) },
     HC.el("span", { class: "name" }, HC.el("span", { class: "prefix", text: c.prefix }), c.name),
-    HC.el("span", { class: "meta", text: c.waiting ? HC.t("waiting_meta", { n: c.waiting, m: c.estimated_wait_min }) : HC.t("waiting_meta0") }))));
+    HC.el("span", { class: "meta", text: meta(c) }))));
 }
 
 function showTicket(t) {
@@ -64,7 +77,7 @@ function showTicket(t) {
 
 /* With a catalog (GET /api/items), a category opens its items: the citizen picks what
    they came for, and the ticket carries the item. Without one, a category issues at once. */
-async function chooseCategory(c) {
+const chooseCategory = HC.once(async (c) => {
   let items = [];
   try {
     const r = await HC.api("GET", `/api/items?category=${encodeURIComponent(c.prefix)}&limit=100`, { timeout: 4000 });
@@ -81,22 +94,31 @@ async function chooseCategory(c) {
       i.case_type_name || "", i.promised_days ? HC.t("promised", { n: i.promised_days }) : ""].filter(Boolean).join(" · ") }))));
   screen("items");
   K.backTimer = setTimeout(() => screen("home"), 60000);
-}
+});
 
-async function issue(prefix, itemCode) {
+// One ticket per tap: a double tap, or a tap while the first answer is on its way, is not
+// a second ticket.
+const issue = HC.once(async (prefix, itemCode) => {
   $("home-error").textContent = ""; $("items-error").textContent = "";
   const body = { category: prefix };
   if (itemCode) body.item_code = itemCode;
   if (K.prio) body.priority = K.prio;
   try {
     const r = await HC.api("POST", "/api/tickets", { token: K.token, body, idem: HC.newKey() });
+    if (r.status === 401) return revoked();
     if (!r.ok) {
-      $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: (r.body && r.body.detail) || r.status });
+      $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: HC.errorText(r) });
       return;
     }
     K.prio = null;
     showTicket(r.body);
   } catch (e) { $(!$("items").hidden ? "items-error" : "home-error").textContent = HC.t("failed", { d: HC.t("conn_lost") }); }
+});
+
+// The kiosk's token was revoked: back to the setup screen, saying why (not a dead kiosk).
+function revoked() {
+  HC.saveToken("hc.kiosk.token", true, null); K.token = null;
+  screen("setup"); $("setup-error").textContent = HC.t("bad_token");
 }
 
 // An ID or phone number is on a screen others can see: only its first characters, the key
@@ -121,24 +143,31 @@ async function pickup() {
     const r = await HC.api("POST", "/api/cases/" + encodeURIComponent(caseNo) + "/pickup-ticket",
                            { token: K.token, body: {}, idem: HC.newKey() });
     K.id = ""; renderId();
-    if (!r.ok) { $("checkin-error").textContent = HC.t("pickup_failed", { d: (r.body && r.body.detail) || r.status }); return; }
+    if (r.status === 401) return revoked();
+    if (!r.ok) { $("checkin-error").textContent = HC.t("pickup_failed", { d: HC.errorText(r) }); return; }
     showTicket(r.body);
   } catch (e) { $("checkin-error").textContent = HC.t("pickup_failed", { d: HC.t("conn_lost") }); }
 }
-async function checkIn() {
+const checkIn = HC.once(async () => {
+  if (!K.id) { $("checkin-error").textContent = HC.t("enter_number"); return; }
   if (K.mode === "pickup") return pickup();
   try {
     const r = await HC.api("POST", "/api/appointments/check-in", { token: K.token, body: { identity: K.id }, idem: HC.newKey() });
     K.id = ""; renderId();  // the number leaves the screen at once
-    if (!r.ok) { $("checkin-error").textContent = HC.t("checkin_failed", { d: (r.body && r.body.detail) || r.status }); return; }
+    if (r.status === 401) return revoked();
+    if (!r.ok) { $("checkin-error").textContent = HC.t("checkin_failed", { d: HC.errorText(r) }); return; }
     showTicket(r.body.ticket);
   } catch (e) { $("checkin-error").textContent = HC.t("checkin_failed", { d: HC.t("conn_lost") }); }
-}
+});
 
 async function refresh() {
   const r = await HC.api("GET", "/api/display/kiosk");
   if (!r.ok) throw new Error("kiosk " + r.status);
   K.view = r.body; render();
+  // back online: a "connection lost" line from a tap made while it was down is old news
+  for (const id of ["home-error", "items-error"]) {
+    if ($(id).textContent.includes(HC.t("conn_lost"))) $(id).textContent = "";
+  }
 }
 
 async function start(token) {

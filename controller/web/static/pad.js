@@ -29,6 +29,7 @@ function screen(name, timeoutMs) {
 }
 
 function renderLevels() {
+  $("rate-error").textContent = "";
   $("ask").textContent = HC.t("ask", { n: P.pending ? P.pending.number : "" });
   $("levels").replaceChildren(...[5, 4, 3, 2, 1].map(l => HC.el("button", { "data-level": l, onclick: () => choose(l) },
     HC.el("span", { class: "face", text: FACES[l] }), HC.el("span", { text: HC.t("l" + l) }))));
@@ -46,7 +47,8 @@ function choose(level) {
   send();
 }
 
-async function send() {
+// One rating per tap: a double tap is not a second request.
+const send = HC.once(async () => {
   const body = { level: P.level, ticket_id: P.pending.ticket_id };
   if (P.anonymous) body.anonymous = true;
   if (P.level <= 2) {
@@ -56,21 +58,27 @@ async function send() {
   try {
     const r = await HC.api("POST", "/api/evaluations", { token: P.token, body, idem: P.pending.ticket_id + ":" + P.level });
     if (!r.ok && !(r.body && r.body.error === "already_evaluated")) {
-      $("reasons-error").textContent = HC.t("failed", { d: (r.body && r.body.detail) || r.status });
+      $("reasons-error").textContent = HC.t("failed", { d: HC.errorText(r) });
       if (!$("reasons").hidden) return;
-      screen("thanks", 4000); $("thanks-sub").textContent = HC.t("failed", { d: (r.body && r.body.detail) || r.status });
+      screen("thanks", 4000); $("thanks-sub").textContent = HC.t("failed", { d: HC.errorText(r) });
       return;
     }
     $("thanks-sub").textContent = HC.t("l" + P.level);
     P.pending = null;
     screen("thanks", 5000);
-  } catch (e) { $("reasons-error").textContent = HC.t("failed", { d: HC.t("conn_lost") }); }
-}
+  } catch (e) {  // said on the screen the citizen is looking at, who may tap again
+    $(!$("reasons").hidden ? "reasons-error" : "rate-error").textContent = HC.t("failed", { d: HC.t("conn_lost") });
+  }
+});
 
 async function refresh() {
   const r = await HC.api("GET", "/api/evaluation-reasons");
   if (!r.ok) throw new Error("reasons " + r.status);
-  P.reasons = r.body.reasons; renderLevels();
+  // Every event in the hall re-reads this: the buttons are rebuilt only when the reasons
+  // change, so a citizen's slow press is never lost to a rebuild.
+  const same = JSON.stringify(r.body.reasons) === JSON.stringify(P.reasons);
+  P.reasons = r.body.reasons;
+  if (!same) renderLevels();
 }
 
 async function start(token) {
