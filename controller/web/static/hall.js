@@ -91,10 +91,32 @@ function render() {
   const advice = v.advice || Hall.offPeak;
   if (advice) items.push(advice);
   if (!items.length) items.push(HC.t("ticker_default", { hall: v.hall_name }));
-  n.replaceChildren(...items.map(x => HC.el("span", { text: x })));
-  n.classList.toggle("still", items.length === 1 && items[0].length < 60);
+  const texts = JSON.stringify(items);
+  if (n.dataset.texts !== texts) {  // unchanged notices keep scrolling where they are
+    n.dataset.texts = texts;
+    n.replaceChildren(...items.map(x => HC.el("span", { text: x })));
+  }
+  layoutTicker();
   renderSound();
 }
+
+// The ticker: notices that fit the width stand still; longer ones scroll at a steady
+// reading speed, whatever their length (the duration follows the distance travelled).
+const TICKER_SPEED = 140;  // px per second
+function layoutTicker() {
+  const n = document.getElementById("notices"), bar = n.parentElement;
+  if (!n.firstElementChild) return;
+  const first = n.firstElementChild.getBoundingClientRect(), last = n.lastElementChild.getBoundingClientRect();
+  const textWidth = last.right - first.left;  // the same whether still or moving
+  const pad = 2 * 32;  // .notices.still's padding left and right
+  const still = textWidth + pad <= bar.clientWidth;
+  n.classList.toggle("still", still);
+  // It travels its whole width: the bar's width (padding-left: 100%) plus the text.
+  const duration = still ? "" : ((bar.clientWidth + textWidth) / TICKER_SPEED).toFixed(1) + "s";
+  if (n.style.animationDuration !== duration) n.style.animationDuration = duration;
+}
+window.addEventListener("resize", layoutTicker);
+if (document.fonts) document.fonts.ready.then(layoutTicker);
 
 // Off-peak advice (错时办事): the composer's `advice` when a module registers one, else
 // the flow statistics' own text from /api/off-peak where the daemon has it (read rarely:
