@@ -15,7 +15,7 @@ from controller.config.model import HallConfig
 from controller.core import commands as c
 from controller.core.clock import business_day, iso
 from controller.core.engine import Outcome
-from controller.core.evaluations import CHANNELS, LEVELS
+from controller.core.evaluations import CHANNELS, LEVELS, rating_of
 from controller.core.state import Evaluation, HallState, ReportState
 from controller.store.ids import new_id
 from controller.store.tokens import Role
@@ -105,6 +105,29 @@ async def list_evaluations(request: web.Request) -> web.Response:
     return json_response({"evaluations": [evaluation_view(hall.cfg, e) for e in found]})
 
 
+# How long after a service a pad still offers to rate it when it (re)connects: the citizen
+# may still be at the window; later, the next one is.
+PENDING_S = 90.0
+
+
+async def pending_rating(request: web.Request) -> web.Response:
+    """For a pad that (re)connects: its window's last service, if it ended within
+    PENDING_S and may still be rated there; `{"pending": null}` otherwise. The live stream
+    tells a connected pad at once; a pad whose link blinked at that moment asks this."""
+    hall = _hall(request)
+    who = await hall.auth.require(request, frozenset({Role.PAD}))
+    state = hall.writer.state
+    window = who.window
+    last = state.window(window).last_completed if window is not None else None
+    ticket = state.tickets.get(last) if last else None
+    fresh = (ticket is not None and ticket.finished_at is not None
+             and hall.writer.clock() - ticket.finished_at <= PENDING_S)
+    if ticket is None or not fresh or rating_of(state, ticket, "pad", at_window=True)[1] is None:
+        return json_response({"pending": None})
+    return json_response({"pending": {"ticket_id": ticket.id, "number": ticket.number,
+                                      "completed_at": iso(ticket.finished_at, hall.cfg.day)}})
+
+
 async def dead_letters(request: web.Request) -> web.Response:
     hall = _hall(request)
     await hall.auth.require(request, READ_ALL_ROLES)
@@ -133,6 +156,9 @@ def evaluation_routes() -> list[Route]:
               EVALUATE_ROLES, EVALUATE_BODY, status=201),
         Route("GET", "/api/evaluations", list_evaluations,
               "Evaluations, with ?report=pending|delivered|parked", READ_ALL_ROLES),
+        Route("GET", "/api/evaluations/pending", pending_rating,
+              "A pad's window's last service, if it may still be rated (for a pad that "
+              "reconnects)", frozenset({Role.PAD})),
         Route("GET", "/api/sync/dead-letters", dead_letters,
               "Evaluation reports the review system refused (4xx)", READ_ALL_ROLES),
         Route("POST", "/api/sync/dead-letters/{evaluation_id}/retry", retry_dead_letter,

@@ -272,3 +272,27 @@ async def test_anonymous_is_true_or_false(hall: Api) -> None:
     rated = await ok(hall, "POST", "/api/evaluations", t.pad[1],
                      {"level": 5, "anonymous": False}, status=201)
     assert rated["anonymous"] is False
+
+
+async def test_a_pad_that_reconnects_asks_what_it_may_offer(hall: Api, monkeypatch: Any) -> None:
+    """GET /api/evaluations/pending: the window's last service while it ended recently and
+    may still be rated there, for a pad whose link was down when the stream told of it."""
+    from controller.web import api_evaluations
+
+    t = hall.tokens
+    assert (await ok(hall, "GET", "/api/evaluations/pending", t.pad[1]))["pending"] is None
+    ticket = await hall.issue("A")
+    await hall.window(1, "open", token=t.clerk[1])
+    await hall.window(1, "call-next", token=t.clerk[1])
+    await hall.window(1, "complete", token=t.clerk[1])
+    pending = (await ok(hall, "GET", "/api/evaluations/pending", t.pad[1]))["pending"]
+    assert (pending["ticket_id"], pending["number"]) == (ticket["id"], ticket["number"])
+    assert (await ok(hall, "GET", "/api/evaluations/pending", t.pad[2]))["pending"] is None
+    for token in (t.kiosk, t.clerk[1], t.supervisor):
+        got, err = await hall.call("GET", "/api/evaluations/pending", token)
+        assert got == 403, err
+    monkeypatch.setattr(api_evaluations, "PENDING_S", 0.0)  # long past: the next citizen's turn
+    assert (await ok(hall, "GET", "/api/evaluations/pending", t.pad[1]))["pending"] is None
+    monkeypatch.undo()
+    await ok(hall, "POST", "/api/evaluations", t.pad[1], {"level": 5}, status=201)
+    assert (await ok(hall, "GET", "/api/evaluations/pending", t.pad[1]))["pending"] is None

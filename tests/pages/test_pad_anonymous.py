@@ -53,3 +53,19 @@ async def test_a_citizen_rates_anonymously_and_the_next_one_is_asked_again(
     rated = {e["ticket_id"]: e for e in await evaluations(daemon)}
     assert (rated[first["id"]]["anonymous"], rated[first["id"]]["level"]) == (True, 4)
     assert (rated[second["id"]]["anonymous"], rated[second["id"]]["level"]) == (False, 5)
+
+
+async def test_a_pad_that_was_away_offers_the_service_it_missed(browser: Any,
+                                                                daemon: Daemon) -> None:
+    """The service ended while the pad was not connected (here: before it was opened): on
+    connecting it offers the rating, as the live event would have."""
+    t = daemon.tokens
+    assert t is not None
+    ticket = await serve_one(daemon)
+    pad = await open_page(browser, daemon, f"/pad/3#token={t.pad[3]}", "pad")
+    await pad.wait_for_selector("body[data-screen=rate]", timeout=8000)
+    assert ticket["number"] in await pad.text_content("#ask")
+    await pad.click("[data-level='5']")
+    await pad.wait_for_selector("body[data-screen=thanks]", timeout=3000)
+    rated = {e["ticket_id"]: e for e in await evaluations(daemon)}
+    assert rated[ticket["id"]]["level"] == 5

@@ -25,7 +25,10 @@ function screen(name, timeoutMs) {
   for (const s of ["setup", "idle", "rate", "reasons", "thanks"]) $(s).hidden = s !== name;
   document.body.dataset.screen = name;
   clearTimeout(P.timer);
-  if (timeoutMs) P.timer = setTimeout(() => { P.pending = null; screen("idle"); }, timeoutMs);
+  if (timeoutMs) P.timer = setTimeout(() => {
+    if (P.pending) P.offered = P.pending.ticket_id;  // voluntary: not offered again
+    P.pending = null; screen("idle");
+  }, timeoutMs);
 }
 
 function renderLevels() {
@@ -79,6 +82,17 @@ async function refresh() {
   const same = JSON.stringify(r.body.reasons) === JSON.stringify(P.reasons);
   P.reasons = r.body.reasons;
   if (!same) renderLevels();
+  // A service that ended while this pad's link was down (the stream told it nothing):
+  // offered once, as the live event would have.
+  if (!P.pending && document.body.dataset.screen === "idle") {
+    const p = await HC.api("GET", "/api/evaluations/pending", { token: P.token });
+    const s = p.ok && p.body && p.body.pending;
+    if (s && s.ticket_id !== P.offered) {
+      P.pending = { ticket_id: s.ticket_id, number: s.number }; P.offered = s.ticket_id;
+      P.anonymous = false;
+      renderLevels(); screen("rate", 60000);
+    }
+  }
 }
 
 async function start(token) {
@@ -92,6 +106,7 @@ async function start(token) {
     onEvent(e) {
       if (e.type === "ticket.completed" && e.data.window === number) {
         P.pending = { ticket_id: e.data.ticket_id, number: e.data.number };
+        P.offered = e.data.ticket_id;
         P.anonymous = false;  // each citizen chooses for themselves
         renderLevels(); screen("rate", 60000);  // voluntary: back to idle after a minute
       }
