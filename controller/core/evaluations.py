@@ -39,9 +39,10 @@ def _ticket_for(state: HallState, cmd: c.Evaluate) -> Ticket:
     if cmd.case_no is not None:
         # The services of the case: completed with its number, or the ones the case was
         # accepted for (a ticket completed without the number).
-        book = state.extra.get("cases")
-        case = book.cases.get(cmd.case_no) if book is not None else None
-        linked = {getattr(case, "ticket_id", None), getattr(case, "pickup_ticket", None)}
+        from controller.core import cases  # it builds on the engine, which builds on this
+
+        case = cases.peek(state).cases.get(cmd.case_no)
+        linked = {case.ticket_id, case.pickup_ticket} if case is not None else set()
         found = [t for t in state.tickets.values()
                  if t.status is TicketStatus.COMPLETED
                  and (t.case_no == cmd.case_no or (t.id in linked and not t.case_no))]
@@ -137,11 +138,10 @@ def rating_of(state: HallState, ticket: Ticket, channel: str, at_window: bool
 def _case_accepted_for(state: HallState, ticket_id: str) -> str | None:
     """The case accepted naming this ticket (`case.accepted`'s `ticket_id`), when the clerk
     completed the ticket without its number: the service is still that case's, and one
-    case is rated once. Read from the cases module's book in `state.extra` (that module
-    builds on the engine, which builds on this one)."""
-    book = state.extra.get("cases")
-    found = book.by_ticket.get(ticket_id) if book is not None else None
-    return found if isinstance(found, str) else None
+    case is rated once."""
+    from controller.core import cases  # it builds on the engine, which builds on this
+
+    return cases.peek(state).by_ticket.get(ticket_id)
 
 
 def record_report(state: HallState, cmd: c.RecordReport) -> list[Event]:

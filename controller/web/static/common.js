@@ -131,7 +131,11 @@ const HC = (() => {
       catch (e) { return retry(); }
       ws.onmessage = (m) => {
         let msg; try { msg = JSON.parse(m.data); } catch (e) { return; }
-        if (msg.type === "hello") { backoff = 500; refresh(); return; }  // full state every (re)connect
+        if (msg.type === "hello") {  // full state every (re)connect
+          backoff = 500; refresh();
+          if (opts.onConnect) { try { opts.onConnect(); } catch (e) { console.error(e); } }
+          return;
+        }
         if (msg.type === "event") {
           if (opts.onEvent) { try { opts.onEvent(msg.event); } catch (e) { console.error(e); } }
           clearTimeout(timer); timer = setTimeout(refresh, 60);

@@ -54,13 +54,12 @@ function render() {
   const cats = $("cats");
   if (cats.dataset.shape === shape) {
     v.categories.forEach((c, i) => { cats.children[i].querySelector(".meta").textContent = meta(c); });
-    K.cats = v.categories;
     return;
   }
   cats.dataset.shape = shape;
-  K.cats = v.categories;
-  cats.replaceChildren(...v.categories.map((c, i) => HC.el("button", {
-    class: "cat", "data-prefix": c.prefix, onclick: () => chooseCategory(K.cats[i]) },
+  // a button needs only its category's prefix and name, which its shape holds
+  cats.replaceChildren(...v.categories.map(c => HC.el("button", {
+    class: "cat", "data-prefix": c.prefix, onclick: () => chooseCategory(c) },
     HC.el("span", { class: "name" }, HC.el("span", { class: "prefix", text: c.prefix }), c.name),
     HC.el("span", { class: "meta", text: meta(c) }))));
 }

@@ -82,16 +82,18 @@ async function refresh() {
   const same = JSON.stringify(r.body.reasons) === JSON.stringify(P.reasons);
   P.reasons = r.body.reasons;
   if (!same) renderLevels();
-  // A service that ended while this pad's link was down (the stream told it nothing):
-  // offered once, as the live event would have.
-  if (!P.pending && document.body.dataset.screen === "idle") {
-    const p = await HC.api("GET", "/api/evaluations/pending", { token: P.token });
-    const s = p.ok && p.body && p.body.pending;
-    if (s && s.ticket_id !== P.offered) {
-      P.pending = { ticket_id: s.ticket_id, number: s.number }; P.offered = s.ticket_id;
-      P.anonymous = false;
-      renderLevels(); screen("rate", 60000);
-    }
+}
+
+// On every (re)connect: a service that ended while this pad's link was down (the stream
+// told it nothing) is offered once, as the live event would have.
+async function offerMissed() {
+  if (P.pending || document.body.dataset.screen !== "idle") return;
+  const p = await HC.api("GET", "/api/evaluations/pending", { token: P.token });
+  const s = p.ok && p.body && p.body.pending;
+  if (s && s.ticket_id !== P.offered && !P.pending) {
+    P.pending = { ticket_id: s.ticket_id, number: s.number }; P.offered = s.ticket_id;
+    P.anonymous = false;
+    renderLevels(); screen("rate", 60000);
   }
 }
 
@@ -103,6 +105,7 @@ async function start(token) {
   screen("idle");
   HC.live({
     refresh,
+    onConnect: () => { offerMissed().catch(() => {}); },  // a failed ask: the next connect asks again
     onEvent(e) {
       if (e.type === "ticket.completed" && e.data.window === number) {
         P.pending = { ticket_id: e.data.ticket_id, number: e.data.number };
